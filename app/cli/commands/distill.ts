@@ -1,0 +1,116 @@
+import { Command, Option } from 'commander';
+import type { RegisterCommand } from './index.js';
+import { distill, distillDefaults, type DistillEvent, type DistillResult } from '../../engine/distill/distill.js';
+import { printJson } from '../output.js';
+import { createProgress, formatSeconds } from '../progress.js';
+import { parseDevice, parseNormalize, parseNumber, parseInteger } from '../parse.js';
+import { UserError } from '../errors.js';
+import { openHistory } from '../history.js';
+
+export const registerDistill: RegisterCommand = (program) => {
+  program
+    .command('distill')
+    .description('Train a small student model to imitate one or more teacher models')
+    .requiredOption('--teacher <paths>', 'teacher model(s), comma-separated: T.onnx[,T2.onnx]')
+    .requiredOption('--data <dataset>', 'IDX folder, image folder, CSV file or folder with train.csv/test.csv')
+    .option('--student <template|file>', 'student template (mlp:128, cnn:8,16/32) or a student .onnx file; default: sized to a quarter of the teacher')
+    .option('--unlabeled <dataset>', 'extra samples without labels (the teacher labels them)')
+    .option('--labels-per-class <n>', 'keep labels for only N samples per class', parseInteger)
+    .option('--normalize <mean,std>', 'normalise inputs: (x - mean) / std', parseNormalize)
+    .option('--label-column <name>', 'CSV label column', 'label')
+    .option('--seed <n>', 'random seed', parseInteger, distillDefaults.seed)
+    .option('--epochs <n>', 'training epochs', parseInteger, distillDefaults.epochs)
+    .option('--batch-size <n>', 'batch size', parseInteger, distillDefaults.batchSize)
+    .option('--lr <x>', 'learning rate', parseNumber, distillDefaults.lr)
+    .option('--temperature <t>', 'distillation temperature', parseNumber, distillDefaults.temperature)
+    .option('--alpha <a>', 'weight of the teacher term (1 = teacher only, 0 = labels only)', parseNumber, distillDefaults.alpha)
+    .option('--patience <n>', 'stop after N epochs without improvement', parseInteger)
+    .option('--limit <n>', 'use at most N samples per split (quick trials)', parseInteger)
+    .addOption(new Option('--device <device>', 'where to train').argParser(parseDevice).default('cpu'))
+    .option('--threads <n>', 'CPU threads', parseInteger)
+    .option('--out <file>', 'where to write the student', 'student.onnx')
+    .option('--db <path>', 'experiment history database')
+    .option('--json', 'print one JSON document on stdout')
+    .action(async (o) => {
+      const progress = createProgress();
+      const history = await openHistory(o.db);
+      const teachers = String(o.teacher).split(',').map((s: string) => s.trim()).filter(Boolean);
+      const experiment = history.start('distill', `distill ${o.student ?? 'auto'} from ${teachers.map((t: string) => t.split('/').pop()).join('+')}`, o);
+      let result: DistillResult;
+      try {
+        result = await distill(
+          {
+            teachers,
+            data: o.data,
+            student: o.student,
+            unlabeled: o.unlabeled,
+            labelsPerClass: o.labelsPerClass,
+            normalize: o.normalize,
+            labelColumn: o.labelColumn,
+            seed: o.seed,
+            epochs: o.epochs,
+            batchSize: o.batchSize,
+            lr: o.lr,
+            temperature: o.temperature,
+            alpha: o.alpha,
+            patience: o.patience,
+            limit: o.limit,
+            device: o.device,
+            threads: o.threads,
+            out: o.out,
+            cacheDir: history.cacheDir,
+          },
+          (e) => {
+            report(progress, e);
+            experiment.event(e);
+          },
+        );
+      } catch (err) {
+        progress.stop();
+        experiment.fail(err);
+        history.close();
+        throw err instanceof Error ? new UserError(err.message) : err;
+      }
+      progress.stop();
+      const id = experiment.succeed(result);
+      history.close();
+      const json = {
+        experimentId: id,
+        device: result.device,
+        student: result.student,
+        teacher: result.teacher,
+        metrics: result.metrics,
+        data: result.data,
+      };
+      if (o.json) printJson(json);
+      else printSummary(result, id);
+    });
+};
+
+function report(progress: ReturnType<typeof createProgress>, e: DistillEvent): void {
+  if (e.kind === 'stage') progress.stage(e.message);
+  else if (e.kind === 'info') progress.info(e.message);
+  else if (e.kind === 'step') progress.step(e.step, e.totalSteps, `epoch ${e.epoch + 1} loss ${e.loss.toFixed(4)} ${Math.round(e.samplesPerSecond)} samples/s ETA ${formatSeconds(e.etaSeconds)}`);
+  else if (e.kind === 'epoch') {
+    const acc = e.accuracy === null ? '' : ` val accuracy ${(e.accuracy * 100).toFixed(2)}%`;
+    const agr = e.agreement === null ? '' : ` agreement ${(e.agreement * 100).toFixed(2)}%`;
+    progress.info(`epoch ${e.epoch}: loss ${e.loss.toFixed(4)}${acc}${agr} (${e.seconds.toFixed(1)}s)`);
+  }
+}
+
+const pct = (v: number | null) => (v === null ? 'n/a' : `${(v * 100).toFixed(2)}%`);
+
+function printSummary(r: DistillResult, id: string | null): void {
+  const lines = [
+    `Student written to ${r.student.path}`,
+    `  parameters       ${r.student.parameters.toLocaleString('en-US')} (teacher ${r.teacher.parameters.toLocaleString('en-US')})`,
+    `  size             ${(r.student.sizeBytes / 1024).toFixed(1)} KB`,
+    `  test accuracy    ${pct(r.metrics.testAccuracy)} (teacher ${pct(r.teacher.testAccuracy)})`,
+    `  agreement        ${pct(r.metrics.agreement)} with the teacher`,
+    `  speed            ${Math.round(r.metrics.samplesPerSecond)} samples/s on ${r.device}`,
+  ];
+  if (id) lines.push(`  experiment       ${id}`);
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+export type { Command };

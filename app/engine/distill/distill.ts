@@ -1,0 +1,240 @@
+// The whole distillation run: teachers + data → a trained, evaluated, saved student.
+// The CLI, the job workers and the tests all call this one function.
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import {
+  batches,
+  checkAgainstModelInput,
+  concatSplits,
+  keepLabelsPerClass,
+  loadDataset,
+  planSplits,
+  type LoadedDataset,
+  type Normalize,
+  type Split,
+} from '../data/index.js';
+import { decodeModelFile, saveModel } from '../onnx/io.js';
+import type { Model } from '../onnx/ir.js';
+import { encodeModel } from '../onnx/codec.js';
+import { createSession, type DeviceRequest } from '../runtime/index.js';
+import { evaluateLogits } from '../training/metrics.js';
+import { train, type TrainConfig, type TrainEvent, type EpochRecord } from '../training/trainer.js';
+import { buildStudent, formatTemplate, parseTemplate, templateParameters } from './students.js';
+import { classifierInfo, teacherLogits, type TeacherInfo } from './teacher.js';
+
+export interface DistillOptions {
+  teachers: string[];
+  data: string;
+  /** A template (mlp:…, cnn:…/F) or a path to a student .onnx file. Default: sized to a quarter of the teacher. */
+  student?: string;
+  unlabeled?: string;
+  labelsPerClass?: number;
+  normalize?: Normalize;
+  labelColumn?: string;
+  seed?: number;
+  epochs?: number;
+  batchSize?: number;
+  lr?: number;
+  temperature?: number;
+  alpha?: number;
+  device?: DeviceRequest;
+  threads?: number;
+  out: string;
+  cacheDir?: string;
+  checkpointPath?: string;
+  resumeFrom?: string;
+  patience?: number;
+  /** Read at most this many samples per split (quick runs and tests). */
+  limit?: number;
+}
+
+export type DistillEvent = TrainEvent | { kind: 'stage'; stage: 'data' | 'teacher' | 'student' | 'train' | 'evaluate' | 'save'; message: string };
+
+export interface ModelSummary {
+  path: string;
+  parameters: number;
+  sizeBytes: number;
+}
+
+export interface DistillResult {
+  device: string;
+  fallbackReason?: string;
+  student: ModelSummary & { template?: string };
+  teacher: { paths: string[]; testAccuracy: number | null; parameters: number };
+  metrics: {
+    testAccuracy: number | null;
+    agreement: number | null;
+    kl: number | null;
+    samplesPerSecond: number;
+    bestEpoch: number;
+    epochs: Array<Pick<EpochRecord, 'epoch' | 'loss' | 'seconds'> & { valAccuracy: number | null; agreement: number | null; kl: number | null }>;
+  };
+  data: { source: string; fingerprint: string; classes: string[]; train: number; validation: number; test: number; labelled: number; testFrom: string };
+  config: Record<string, unknown>;
+}
+
+export const distillDefaults = { epochs: 5, batchSize: 64, lr: 3e-3, temperature: 4, alpha: 0.9, seed: 42 };
+
+export function parameterCount(model: Model): number {
+  let n = 0;
+  for (const t of model.graph.initializers) if (t.dataType === 1) n += t.dims.reduce((a, d) => a * d, 1);
+  return n;
+}
+
+async function loadTeacher(path: string): Promise<TeacherInfo> {
+  const bytes = new Uint8Array(await readFile(path).catch((e: NodeJS.ErrnoException) => {
+    throw new Error(`${path}: cannot read the teacher model (${e.code ?? e.message})`);
+  }));
+  const model = await decodeModelFile(path, bytes);
+  return classifierInfo(path, bytes, model);
+}
+
+/** Chooses a student template for image or feature data, aiming at about `fraction` of the teacher's parameters. */
+export function proposeStudent(sampleShape: number[], classes: number, teacherParams: number, fraction = 0.25): string {
+  const candidates = sampleShape.length === 3
+    ? ['cnn:4,8/16', 'cnn:8,16/32', 'cnn:16,32/64', 'cnn:16,32/128', 'cnn:32,64/128', 'cnn:32,64/256']
+    : ['mlp:16', 'mlp:32', 'mlp:64', 'mlp:128', 'mlp:256', 'mlp:512,256'];
+  const target = teacherParams * fraction;
+  let best = candidates[0]!;
+  for (const c of candidates) if (templateParameters(parseTemplate(c), sampleShape, classes) <= target) best = c;
+  return best;
+}
+
+async function logitsOf(model: Model, split: Split, classes: number, device: DeviceRequest, threads?: number): Promise<Float32Array> {
+  const { session } = await createSession(encodeModel(model), { device, threads });
+  try {
+    const out = new Float32Array(split.count * classes);
+    const inputName = session.inputNames[0]!;
+    for (const b of batches(split, 256)) {
+      const r = await session.run({ [inputName]: new ort.Tensor('float32', b.x, [b.size, ...split.sampleShape]) });
+      out.set(r[session.outputNames[0]!]!.data as Float32Array, b.indices[0]! * classes);
+    }
+    return out;
+  } finally {
+    await session.release();
+  }
+}
+
+export async function distill(o: DistillOptions, onEvent: (e: DistillEvent) => void = () => undefined, signal?: AbortSignal): Promise<DistillResult> {
+  const cfg = { ...distillDefaults, ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) } as DistillOptions & typeof distillDefaults;
+  if (cfg.alpha < 0 || cfg.alpha > 1) throw new Error(`--alpha must be between 0 and 1, got ${cfg.alpha}`);
+  if (!(cfg.temperature > 0)) throw new Error(`--temperature must be positive, got ${cfg.temperature}`);
+  if (o.teachers.length === 0 && cfg.alpha > 0) throw new Error('distillation needs a teacher (--teacher T.onnx), or use --alpha 0 to train on labels alone');
+
+  onEvent({ kind: 'stage', stage: 'teacher', message: `loading ${o.teachers.length} teacher model(s)` });
+  const teachers = await Promise.all(o.teachers.map(loadTeacher));
+  const classes = teachers[0]?.classes;
+  for (const t of teachers) {
+    if (t.classes !== classes) throw new Error(`teachers disagree on the number of classes: ${teachers[0]!.path} has ${classes}, ${t.path} has ${t.classes}`);
+  }
+
+  onEvent({ kind: 'stage', stage: 'data', message: `reading ${o.data}` });
+  const dataset: LoadedDataset = await loadDataset(o.data, { normalize: o.normalize, labelColumn: o.labelColumn, numClasses: classes, limit: o.limit });
+  const numClasses = classes ?? dataset.classes.length;
+  for (const t of teachers) checkAgainstModelInput(dataset, t.inputShape, { inputName: `${t.inputName}' of teacher '${t.path}` });
+  const plan = planSplits(dataset, { seed: cfg.seed });
+  let trainSplit = plan.train;
+  if (o.labelsPerClass !== undefined) trainSplit = keepLabelsPerClass(trainSplit, o.labelsPerClass, cfg.seed);
+  let unlabeledKey = '';
+  if (o.unlabeled) {
+    const extra = await loadDataset(o.unlabeled, { normalize: o.normalize, limit: o.limit });
+    if (extra.sampleShape.join('x') !== dataset.sampleShape.join('x')) {
+      throw new Error(`--unlabeled data has samples of shape [${extra.sampleShape}] but --data has [${dataset.sampleShape}]`);
+    }
+    const pool = extra.test ? concatSplits(extra.train, extra.test) : extra.train;
+    trainSplit = concatSplits(trainSplit, { ...pool, y: new Int32Array(pool.count).fill(-1) });
+    unlabeledKey = extra.fingerprint;
+  }
+  const labelled = trainSplit.y.reduce((n, v) => n + (v >= 0 ? 1 : 0), 0);
+  if (cfg.alpha < 1 && labelled === 0) throw new Error('the training data has no labels; use --alpha 1 to learn from the teacher alone');
+
+  onEvent({ kind: 'stage', stage: 'teacher', message: 'computing teacher outputs (cached after the first run)' });
+  const keyBase = `${dataset.fingerprint}|seed${cfg.seed}|lpc${o.labelsPerClass ?? ''}|unl${unlabeledKey}`;
+  const run = async (t: TeacherInfo, split: Split, name: string) =>
+    (await teacherLogits(t, split, { cacheDir: o.cacheDir, splitKey: `${keyBase}|${name}`, device: cfg.device, threads: cfg.threads })).logits;
+  const teacherTrain = await Promise.all(teachers.map((t) => run(t, trainSplit, 'train')));
+  const teacherVal = await Promise.all(teachers.map((t) => run(t, plan.validation, 'validation')));
+  const teacherTest = await Promise.all(teachers.map((t) => run(t, plan.test, 'test')));
+
+  onEvent({ kind: 'stage', stage: 'student', message: 'building the student' });
+  const teacherParams = teachers.length ? Math.max(...teachers.map((t) => parameterCount(t.model))) : 0;
+  const spec = o.student ?? proposeStudent(dataset.sampleShape, numClasses, teacherParams || 1e6);
+  let student: Model;
+  let template: string | undefined;
+  if (/^(mlp|cnn):/i.test(spec)) {
+    template = formatTemplate(parseTemplate(spec));
+    student = buildStudent({ template: parseTemplate(spec), sampleShape: dataset.sampleShape, classes: numClasses, seed: cfg.seed });
+  } else {
+    const bytes = new Uint8Array(await readFile(spec));
+    student = await decodeModelFile(spec, bytes);
+    const info = classifierInfo(spec, bytes, student);
+    if (info.classes !== numClasses) throw new Error(`student ${spec} has ${info.classes} outputs but the data has ${numClasses} classes`);
+    checkAgainstModelInput(dataset, info.inputShape, { inputName: info.inputName });
+  }
+
+  onEvent({ kind: 'stage', stage: 'train', message: `training ${template ?? spec} for ${cfg.epochs} epochs` });
+  const trainConfig: TrainConfig = {
+    epochs: cfg.epochs,
+    batchSize: cfg.batchSize,
+    lr: cfg.lr,
+    temperature: cfg.temperature,
+    alpha: cfg.alpha,
+    seed: cfg.seed,
+    schedule: { kind: 'cosine', warmupSteps: 50, minFactor: 0.05 },
+    clipNorm: 5,
+    device: cfg.device,
+    threads: cfg.threads,
+    patience: cfg.patience,
+    checkpointPath: o.checkpointPath,
+    checkpointEvery: 200,
+    resumeFrom: o.resumeFrom,
+  };
+  const result = await train(student, { train: trainSplit, validation: plan.validation, classes: numClasses, teacherTrain, teacherValidation: teacherVal }, trainConfig, onEvent, signal);
+
+  onEvent({ kind: 'stage', stage: 'evaluate', message: 'measuring the student on the test split' });
+  const studentTest = await logitsOf(result.model, plan.test, numClasses, cfg.device ?? 'cpu', cfg.threads);
+  const metrics = evaluateLogits(studentTest, plan.test.y, teacherTest, numClasses);
+  const teacherAcc = teachers.length ? evaluateLogits(averageLogits(teacherTest), plan.test.y, [], numClasses).accuracy : null;
+
+  onEvent({ kind: 'stage', stage: 'save', message: `writing ${o.out}` });
+  result.model.metadataProps.push({ key: 'distillery.student', value: template ?? spec }, { key: 'distillery.teachers', value: teachers.map((t) => t.sha256).join(',') });
+  await saveModel(result.model, o.out);
+  const size = (await stat(o.out)).size;
+
+  return {
+    device: result.device,
+    fallbackReason: result.fallbackReason,
+    student: { path: o.out, parameters: parameterCount(result.model), sizeBytes: size, template },
+    teacher: { paths: o.teachers, testAccuracy: teacherAcc, parameters: teacherParams },
+    metrics: {
+      testAccuracy: metrics.accuracy,
+      agreement: metrics.agreement,
+      kl: metrics.kl,
+      samplesPerSecond: result.samplesPerSecond,
+      bestEpoch: result.bestEpoch,
+      epochs: result.epochs.map((e) => ({ epoch: e.epoch, loss: e.loss, valAccuracy: e.accuracy, agreement: e.agreement, kl: e.kl, seconds: e.seconds })),
+    },
+    data: {
+      source: dataset.source,
+      fingerprint: dataset.fingerprint,
+      classes: dataset.classes,
+      train: trainSplit.count,
+      validation: plan.validation.count,
+      test: plan.test.count,
+      labelled,
+      testFrom: plan.testFrom,
+    },
+    config: { ...trainConfig, student: template ?? spec, teachers: o.teachers, data: o.data, unlabeled: o.unlabeled, labelsPerClass: o.labelsPerClass },
+  };
+}
+
+/** Ensemble logits as the log of averaged probabilities (what soft-target averaging teaches). */
+function averageLogits(list: Float32Array[]): Float32Array {
+  if (list.length === 1) return list[0]!;
+  const out = new Float32Array(list[0]!.length);
+  for (const l of list) for (let i = 0; i < out.length; i++) out[i]! += l[i]! / list.length;
+  return out;
+}
+
+export const cachePathFor = (dataDir: string): string => join(dataDir, 'cache', 'teacher-logits');

@@ -1,0 +1,98 @@
+// Teacher inference with an on-disk cache of its logits, keyed by teacher hash + dataset
+// fingerprint + split, so a second experiment on the same data never runs the teacher again.
+import { createHash } from 'node:crypto';
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { batches } from '../data/batches.js';
+import { checkAgainstModelInput } from '../data/model-input.js';
+import type { Split } from '../data/split.js';
+import type { Model } from '../onnx/ir.js';
+import { writeFileAtomic } from '../onnx/io.js';
+import { createSession, type DeviceRequest } from '../runtime/index.js';
+
+export interface TeacherInfo {
+  path: string;
+  bytes: Uint8Array;
+  sha256: string;
+  model: Model;
+  inputName: string;
+  inputShape: (number | string | null)[];
+  classes: number;
+}
+
+export function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Describes a loaded classifier model: its data input, input shape and class count. */
+export function classifierInfo(path: string, bytes: Uint8Array, model: Model): TeacherInfo {
+  const g = model.graph;
+  const inits = new Set(g.initializers.map((t) => t.name));
+  const inputs = g.inputs.filter((i) => !inits.has(i.name));
+  if (inputs.length !== 1) throw new Error(`${path}: a classifier needs exactly one data input; this model has ${inputs.length} (${inputs.map((i) => i.name).join(', ')})`);
+  const input = inputs[0]!;
+  const out = g.outputs[0];
+  if (!out) throw new Error(`${path}: the model has no outputs`);
+  const inShape = input.type?.kind === 'tensor' ? (input.type.shape ?? []) : [];
+  const outShape = out.type?.kind === 'tensor' ? (out.type.shape ?? []) : [];
+  const classes = outShape[outShape.length - 1];
+  if (outShape.length !== 2 || typeof classes !== 'number' || classes < 2) {
+    throw new Error(`${path}: the first output '${out.name}' has shape [${outShape}]; a classifier's output must be [batch, classes]`);
+  }
+  return { path, bytes, sha256: sha256(bytes), model, inputName: input.name, inputShape: inShape, classes };
+}
+
+export interface TeacherRunOptions {
+  cacheDir?: string;
+  /** Identifies the split's contents (dataset fingerprint + split name + preprocessing). */
+  splitKey: string;
+  device?: DeviceRequest;
+  threads?: number;
+  batchSize?: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** Logits [count × classes] of the teacher on every sample of the split. */
+export async function teacherLogits(teacher: TeacherInfo, split: Split, o: TeacherRunOptions): Promise<{ logits: Float32Array; cached: boolean }> {
+  const key = createHash('sha256').update(`${teacher.sha256}\n${o.splitKey}\n${split.count}`).digest('hex').slice(0, 32);
+  const file = o.cacheDir ? join(o.cacheDir, `${key}.f32`) : undefined;
+  const expectedBytes = split.count * teacher.classes * 4;
+  if (file) {
+    const cached = await readFile(file).catch(() => undefined);
+    if (cached && cached.byteLength === expectedBytes) {
+      const logits = new Float32Array(split.count * teacher.classes);
+      new Uint8Array(logits.buffer).set(cached);
+      return { logits, cached: true };
+    }
+  }
+  const fit = checkAgainstModelInput(split, teacher.inputShape, { inputName: teacher.inputName });
+  const { session } = await createSession(teacher.bytes, { device: o.device ?? 'cpu', threads: o.threads });
+  try {
+    const logits = new Float32Array(split.count * teacher.classes);
+    const batchSize = fit.fixedBatchSize ?? o.batchSize ?? 256;
+    let done = 0;
+    for (const batch of batches(split, batchSize)) {
+      let x = batch.x;
+      let n = batch.size;
+      if (fit.fixedBatchSize && n < fit.fixedBatchSize) {
+        // A model with a fixed batch size gets a zero-padded last batch.
+        x = new Float32Array(fit.fixedBatchSize * (batch.x.length / n));
+        x.set(batch.x);
+        n = fit.fixedBatchSize;
+      }
+      const out = await session.run({ [teacher.inputName]: new ort.Tensor('float32', x, [n, ...fit.modelSampleShape]) });
+      const y = out[session.outputNames[0]!]!.data as Float32Array;
+      logits.set(y.subarray(0, batch.size * teacher.classes), batch.indices[0]! * teacher.classes);
+      done += batch.size;
+      o.onProgress?.(done, split.count);
+    }
+    if (file) {
+      await mkdir(o.cacheDir!, { recursive: true });
+      await writeFileAtomic(file, new Uint8Array(logits.buffer));
+    }
+    return { logits, cached: false };
+  } finally {
+    await session.release();
+  }
+}

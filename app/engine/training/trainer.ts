@@ -1,0 +1,346 @@
+// Runs a training loop on ONNX Runtime: one train-step session (forward + loss + backward +
+// optimizer) and one forward session for evaluation, both fed the current weights as inputs,
+// so no model is re-serialised during training.
+import * as ort from 'onnxruntime-node';
+import { batchCount, batches } from '../data/batches.js';
+import { deriveSeed } from '../data/prng.js';
+import { sampleSize, type Split } from '../data/split.js';
+import { encodeModel } from '../onnx/codec.js';
+import { DataType, type Model } from '../onnx/ir.js';
+import { floatData, floatTensor } from '../onnx/tensor.js';
+import { createSession, type DeviceRequest } from '../runtime/index.js';
+import type { Device } from '../runtime/providers.js';
+import { probeShapes } from './shape-probe.js';
+import { buildTrainStep, cloneModel, type OptimizerConfig, type TrainStepGraph } from './train-step.js';
+import { learningRate, type LrSchedule } from './schedule.js';
+import { evaluateLogits, softTargets, type EvalMetrics } from './metrics.js';
+import { loadCheckpoint, saveCheckpoint, type Checkpoint } from './checkpoint.js';
+
+export interface TrainConfig {
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  temperature: number;
+  /** Weight of the distillation term; 1 = teacher only (no labels needed), 0 = labels only. */
+  alpha: number;
+  seed: number;
+  optimizer?: OptimizerConfig;
+  schedule?: LrSchedule;
+  clipNorm?: number;
+  /** Stop when the validation score has not improved for this many epochs. */
+  patience?: number;
+  device?: DeviceRequest;
+  threads?: number;
+  /** Save a checkpoint every this many steps (and at every epoch end) when checkpointPath is set. */
+  checkpointEvery?: number;
+  checkpointPath?: string;
+  /** Resume from this checkpoint file. */
+  resumeFrom?: string;
+}
+
+export interface TrainData {
+  train: Split;
+  validation: Split;
+  classes: number;
+  /** Teacher logits for every train / validation sample, one array per teacher ([count × classes]). */
+  teacherTrain: Float32Array[];
+  teacherValidation: Float32Array[];
+}
+
+export interface StepProgress {
+  kind: 'step';
+  epoch: number;
+  step: number;
+  totalSteps: number;
+  loss: number;
+  samplesPerSecond: number;
+  etaSeconds: number;
+}
+
+export interface EpochRecord extends EvalMetrics {
+  epoch: number;
+  loss: number;
+  lossKd: number;
+  lossCe: number;
+  seconds: number;
+  lr: number;
+}
+
+export type TrainEvent = StepProgress | ({ kind: 'epoch' } & EpochRecord) | { kind: 'info'; message: string };
+
+export interface TrainResult {
+  /** The best student (by validation score) as an inference model. */
+  model: Model;
+  epochs: EpochRecord[];
+  bestEpoch: number;
+  device: Device;
+  fallbackReason?: string;
+  samplesPerSecond: number;
+  stoppedEarly: boolean;
+  steps: number;
+}
+
+export class TrainingError extends Error {}
+export class TrainingCancelled extends Error {
+  constructor() {
+    super('training was cancelled');
+  }
+}
+
+/** A float32 weight set keyed by initializer name. */
+export type Weights = Map<string, Float32Array>;
+
+function weightsOf(model: Model, names: string[]): Weights {
+  const map: Weights = new Map();
+  for (const name of names) {
+    const t = model.graph.initializers.find((i) => i.name === name)!;
+    map.set(name, Float32Array.from(floatData(t)));
+  }
+  return map;
+}
+
+/** The inference model with the given weights written into its initializers. */
+export function withWeights(model: Model, weights: Weights): Model {
+  const out = cloneModel(model);
+  out.graph.initializers = out.graph.initializers.map((t) => {
+    const w = weights.get(t.name);
+    return w ? floatTensor(t.name, t.dims, Float32Array.from(w)) : t;
+  });
+  return out;
+}
+
+/** The forward graph with trainable weights as inputs, for evaluation with live weights. */
+function forwardWithWeightInputs(student: Model, names: string[]): Model {
+  const m = cloneModel(student);
+  const set = new Set(names);
+  const moved = m.graph.initializers.filter((t) => set.has(t.name));
+  m.graph.initializers = m.graph.initializers.filter((t) => !set.has(t.name));
+  m.graph.inputs = m.graph.inputs.filter((i) => !set.has(i.name));
+  for (const t of moved) m.graph.inputs.push({ name: t.name, type: { kind: 'tensor', elemType: DataType.FLOAT, shape: t.dims } });
+  return m;
+}
+
+export async function train(
+  student: Model,
+  data: TrainData,
+  config: TrainConfig,
+  onEvent: (e: TrainEvent) => void = () => undefined,
+  signal?: AbortSignal,
+): Promise<TrainResult> {
+  const { batchSize } = config;
+  if (data.train.count < batchSize) {
+    throw new TrainingError(`the training split has ${data.train.count} samples, fewer than one batch of ${batchSize}; lower the batch size`);
+  }
+  if (data.teacherTrain.length === 0 && config.alpha > 0) throw new TrainingError('distillation (alpha > 0) needs at least one teacher');
+  const inputName = student.graph.inputs.find((i) => !student.graph.initializers.some((t) => t.name === i.name))!.name;
+  const sampleShape = data.train.sampleShape;
+  const trainable = student.graph.initializers.filter((t) => t.dataType === DataType.FLOAT).map((t) => t.name);
+
+  // Static shapes of every forward value at this batch size, read off one real run.
+  const probeInput = new ort.Tensor('float32', new Float32Array(batchSize * sampleSize(sampleShape)), [batchSize, ...sampleShape]);
+  const shapes = await probeShapes(student, { [inputName]: probeInput });
+  const step: TrainStepGraph = buildTrainStep({
+    student,
+    trainable,
+    batchSize,
+    optimizer: config.optimizer,
+    clipNorm: config.clipNorm,
+    inputName,
+    shape: (name) => {
+      const s = shapes.get(name);
+      if (!s) throw new TrainingError(`internal: no shape known for value '${name}'`);
+      return s;
+    },
+  });
+  if (step.classes !== data.classes) {
+    throw new TrainingError(`the student has ${step.classes} outputs but the data has ${data.classes} classes`);
+  }
+
+  const created = await createSession(encodeModel(step.model), { device: config.device ?? 'cpu', threads: config.threads });
+  const evalCreated = await createSession(encodeModel(forwardWithWeightInputs(student, trainable)), {
+    device: created.device,
+    threads: config.threads,
+  });
+  if (created.fallbackReason) onEvent({ kind: 'info', message: created.fallbackReason });
+  const session = created.session;
+
+  // Live state: weights and optimizer moments as ORT tensors, swapped for the outputs each step.
+  let weights = weightsOf(student, trainable);
+  const state = new Map<string, ort.Tensor>();
+  const tensor = (arr: Float32Array, dims: number[]) => new ort.Tensor('float32', arr, dims);
+  let params = new Map<string, ort.Tensor>(step.params.map((p) => [p.name, tensor(weights.get(p.name)!, p.dims)]));
+  for (const p of step.params) for (const s of p.state) state.set(s.input, tensor(new Float32Array(p.dims.reduce((a, d) => a * d, 1)), p.dims));
+
+  const stepsPerEpoch = batchCount(data.train.count, batchSize, true);
+  const totalSteps = stepsPerEpoch * config.epochs;
+  let globalStep = 0;
+  let startEpoch = 0;
+  const epochs: EpochRecord[] = [];
+  let best: { score: number; epoch: number; weights: Weights } | null = null;
+
+  if (config.resumeFrom) {
+    const ck = await loadCheckpoint(config.resumeFrom);
+    for (const p of step.params) {
+      const w = ck.weights.get(p.name);
+      if (!w || w.length !== params.get(p.name)!.size) throw new TrainingError(`checkpoint ${config.resumeFrom} does not match this student (weight '${p.name}')`);
+      params.set(p.name, tensor(w, p.dims));
+      for (const s of p.state) {
+        const v = ck.state.get(s.input);
+        if (v) state.set(s.input, tensor(v, p.dims));
+      }
+    }
+    globalStep = ck.step;
+    startEpoch = ck.epoch;
+    epochs.push(...(ck.history as EpochRecord[]));
+    if (ck.best) best = { score: ck.best.score, epoch: ck.best.epoch, weights: ck.best.weights };
+    onEvent({ kind: 'info', message: `resumed from step ${ck.step} (epoch ${ck.epoch + 1})` });
+  }
+
+  const opt = config.optimizer ?? { kind: 'adamw', beta1: 0.9, beta2: 0.999 };
+  const beta1 = opt.kind === 'adamw' ? opt.beta1 : 0;
+  const beta2 = opt.kind === 'adamw' ? opt.beta2 : 0;
+  const scalar = (v: number) => new ort.Tensor('float32', Float32Array.of(v), []);
+  const classes = data.classes;
+  const started = performance.now();
+  let trainedSamples = 0;
+  let stoppedEarly = false;
+  let lastCheckpointAt = globalStep;
+
+  const snapshot = (): Checkpoint => ({
+    step: globalStep,
+    epoch: Math.floor(globalStep / stepsPerEpoch),
+    weights: new Map([...params].map(([k, t]) => [k, t.data as Float32Array])),
+    state: new Map([...state].map(([k, t]) => [k, t.data as Float32Array])),
+    history: epochs,
+    best: best ?? undefined,
+  });
+
+  for (let epoch = startEpoch; epoch < config.epochs; epoch++) {
+    const epochStart = performance.now();
+    let lossSum = 0;
+    let kdSum = 0;
+    let ceSum = 0;
+    let count = 0;
+    let lr = config.lr;
+    const skip = globalStep - epoch * stepsPerEpoch; // batches of this epoch already done (resume)
+    let index = 0;
+    for (const batch of batches(data.train, batchSize, { shuffle: true, seed: deriveSeed(config.seed, `epoch${epoch}`), dropLast: true })) {
+      if (index++ < skip) continue;
+      if (signal?.aborted) {
+        if (config.checkpointPath) await saveCheckpoint(config.checkpointPath, snapshot());
+        throw new TrainingCancelled();
+      }
+      lr = learningRate(config.schedule ?? { kind: 'constant' }, config.lr, globalStep, totalSteps);
+      const t = globalStep + 1;
+      const feeds: Record<string, ort.Tensor> = {
+        [step.inputName]: tensor(batch.x, [batchSize, ...sampleShape]),
+        [step.feeds.teacherProbs]: tensor(
+          data.teacherTrain.length ? softTargets(data.teacherTrain, batch.indices, classes, config.temperature) : new Float32Array(batchSize * classes),
+          [batchSize, classes],
+        ),
+        [step.feeds.labels]: tensor(oneHot(batch.y, classes), [batchSize, classes]),
+        [step.feeds.lr]: scalar(lr),
+        [step.feeds.temperature]: scalar(config.temperature),
+        [step.feeds.alpha]: scalar(config.alpha),
+        [step.feeds.bc1]: scalar(opt.kind === 'adamw' ? 1 - beta1 ** t : 1),
+        [step.feeds.bc2]: scalar(opt.kind === 'adamw' ? 1 - beta2 ** t : 1),
+      };
+      for (const [k, v] of params) feeds[k] = v;
+      for (const [k, v] of state) feeds[k] = v;
+      const out = await session.run(feeds);
+      const loss = (out[step.outputs.loss]!.data as Float32Array)[0]!;
+      if (!Number.isFinite(loss)) {
+        if (config.checkpointPath) await saveCheckpoint(config.checkpointPath, snapshot());
+        throw new TrainingError(
+          `the loss became ${loss} at step ${t} (epoch ${epoch + 1}); training stopped. Try a lower learning rate (now ${lr}) or gradient clipping.` +
+            (config.checkpointPath ? ' The last good weights are in the checkpoint.' : ''),
+        );
+      }
+      const nextParams = new Map<string, ort.Tensor>();
+      for (const p of step.params) {
+        nextParams.set(p.name, out[p.output]!);
+        for (const s of p.state) state.set(s.input, out[s.output]!);
+      }
+      params = nextParams;
+      lossSum += loss;
+      kdSum += (out[step.outputs.lossKd]!.data as Float32Array)[0]!;
+      ceSum += (out[step.outputs.lossCe]!.data as Float32Array)[0]!;
+      count++;
+      globalStep++;
+      trainedSamples += batchSize;
+      const elapsed = (performance.now() - started) / 1000;
+      const sps = trainedSamples / Math.max(elapsed, 1e-9);
+      onEvent({ kind: 'step', epoch, step: globalStep, totalSteps, loss, samplesPerSecond: sps, etaSeconds: ((totalSteps - globalStep) * batchSize) / sps });
+      if (config.checkpointPath && config.checkpointEvery && globalStep - lastCheckpointAt >= config.checkpointEvery) {
+        await saveCheckpoint(config.checkpointPath, snapshot());
+        lastCheckpointAt = globalStep;
+      }
+    }
+
+    weights = new Map([...params].map(([k, t]) => [k, Float32Array.from(t.data as Float32Array)]));
+    const metrics = await evaluate(evalCreated.session, inputName, weights, step, data.validation, data.teacherValidation, classes);
+    const record: EpochRecord = {
+      epoch: epoch + 1,
+      loss: lossSum / Math.max(count, 1),
+      lossKd: kdSum / Math.max(count, 1),
+      lossCe: ceSum / Math.max(count, 1),
+      seconds: (performance.now() - epochStart) / 1000,
+      lr,
+      ...metrics,
+    };
+    epochs.push(record);
+    onEvent({ kind: 'epoch', ...record });
+    // Score: accuracy where the validation split has labels, else agreement with the teacher.
+    const score = metrics.accuracy ?? metrics.agreement ?? -metrics.kl!;
+    if (!best || score > best.score) best = { score, epoch: epoch + 1, weights };
+    if (config.checkpointPath) {
+      await saveCheckpoint(config.checkpointPath, snapshot());
+      lastCheckpointAt = globalStep;
+    }
+    if (config.patience !== undefined && epoch + 1 - best.epoch >= config.patience && epoch + 1 < config.epochs) {
+      stoppedEarly = true;
+      onEvent({ kind: 'info', message: `stopping early: no improvement for ${config.patience} epochs` });
+      break;
+    }
+  }
+
+  await session.release();
+  await evalCreated.session.release();
+  const elapsed = (performance.now() - started) / 1000;
+  return {
+    model: withWeights(student, best!.weights),
+    epochs,
+    bestEpoch: best!.epoch,
+    device: created.device,
+    fallbackReason: created.fallbackReason,
+    samplesPerSecond: trainedSamples / Math.max(elapsed, 1e-9),
+    stoppedEarly,
+    steps: globalStep,
+  };
+}
+
+function oneHot(y: Int32Array, classes: number): Float32Array {
+  const out = new Float32Array(y.length * classes);
+  for (let i = 0; i < y.length; i++) if (y[i]! >= 0) out[i * classes + y[i]!] = 1;
+  return out;
+}
+
+async function evaluate(
+  session: ort.InferenceSession,
+  inputName: string,
+  weights: Weights,
+  step: TrainStepGraph,
+  split: Split,
+  teacher: Float32Array[],
+  classes: number,
+): Promise<EvalMetrics> {
+  const logits = new Float32Array(split.count * classes);
+  const feedsBase: Record<string, ort.Tensor> = {};
+  for (const p of step.params) feedsBase[p.name] = new ort.Tensor('float32', weights.get(p.name)!, p.dims);
+  const evalBatch = 256;
+  for (const batch of batches(split, evalBatch)) {
+    const out = await session.run({ ...feedsBase, [inputName]: new ort.Tensor('float32', batch.x, [batch.size, ...split.sampleShape]) });
+    logits.set(out[session.outputNames[0]!]!.data as Float32Array, batch.indices[0]! * classes);
+  }
+  return evaluateLogits(logits, split.y, teacher, classes);
+}
