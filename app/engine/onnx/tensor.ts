@@ -60,7 +60,7 @@ export function rawBytes(t: Tensor): Uint8Array {
 
 function aligned<T>(bytes: Uint8Array, size: number, make: (b: ArrayBuffer, o: number, n: number) => T): T {
   if (bytes.byteOffset % size === 0) return make(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength / size);
-  const copy = bytes.slice();
+  const copy = new Uint8Array(bytes); // not bytes.slice(): on a Node Buffer that is a view, not a copy
   return make(copy.buffer, 0, copy.byteLength / size);
 }
 
