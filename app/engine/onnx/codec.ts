@@ -1,4 +1,4 @@
-// ONNX protobuf ⇄ IR. Wire-level reading and writing comes from protobufjs (Reader/Writer);
+// ONNX protobuf ⇄ IR. Wire-level reading comes from protobufjs's Reader, writing from wire.ts;
 // the message layout follows onnx.proto (field numbers below). Reading is defensive: an
 // ONNX file is untrusted input, so nesting depth, element counts and declared sizes are
 // checked before anything large is allocated.
@@ -22,13 +22,14 @@ import {
   type Dim,
 } from './ir.js';
 import { elementBits, elementCount, rawByteLength } from './tensor.js';
+import { ChunkWriter } from './wire.js';
 
 protobuf.util.Long = Long;
 protobuf.configure();
 
-const { Reader, Writer } = protobuf;
+const { Reader } = protobuf;
 type Reader = protobuf.Reader;
-type Writer = protobuf.Writer;
+type Writer = ChunkWriter;
 
 export class OnnxFormatError extends Error {
   constructor(message: string) {
@@ -76,6 +77,8 @@ class MessageReader {
       const field = tag >>> 3;
       const wire = tag & 7;
       if (field === 0) throw new OnnxFormatError(`invalid field number 0 in ${what} at byte ${r.pos}`);
+      // Groups (wire types 3/4) never occur in ONNX; skipping them recurses once per level.
+      if (wire === 3 || wire === 4 || wire > 5) throw new OnnxFormatError(`invalid wire type ${wire} in ${what} at byte ${r.pos}`);
       if (!onField(field, wire)) r.skipType(wire);
     }
     if (r.pos !== end) throw new OnnxFormatError(`${what} overruns its declared length at byte ${r.pos}`);
@@ -101,12 +104,41 @@ class MessageReader {
     return this.r.bytes();
   }
 
+  /** A varint as a signed 64-bit integer (read directly: protobufjs's Long path is slow for millions of values). */
   int64(): bigint {
-    return toBigint(this.r.int64() as unknown as Long);
+    const r = this.r;
+    const buf = r.buf;
+    const len = r.len;
+    let pos = r.pos;
+    let lo = 0;
+    let mul = 1;
+    for (let i = 0; i < 7; i++) {
+      if (pos >= len) throw new OnnxFormatError(`a varint runs past the end of the data at byte ${pos} (file truncated?)`);
+      const b = buf[pos++]!;
+      lo += (b & 127) * mul;
+      if (b < 128) {
+        r.pos = pos;
+        return BigInt(lo);
+      }
+      mul *= 128;
+    }
+    let v = BigInt(lo);
+    let shift = 49n;
+    for (let i = 7; i < 10; i++) {
+      if (pos >= len) throw new OnnxFormatError(`a varint runs past the end of the data at byte ${pos} (file truncated?)`);
+      const b = buf[pos++]!;
+      v |= BigInt(b & 127) << shift;
+      if (b < 128) {
+        r.pos = pos;
+        return BigInt.asIntN(64, v);
+      }
+      shift += 7n;
+    }
+    throw new OnnxFormatError(`a varint is longer than 10 bytes at byte ${pos}`);
   }
 
   /** A repeated scalar field that may arrive packed (LEN) or one value per tag. */
-  repeated<T>(wire: number, out: T[], readOne: () => T, what: string): void {
+  repeated<T>(wire: number, out: { push(v: T): unknown }, readOne: () => T, what: string): void {
     if (wire === WIRE_LEN) {
       const end = this.sub(what);
       while (this.r.pos < end) out.push(readOne());
@@ -233,13 +265,36 @@ function readValueInfo(m: MessageReader, depth: number): ValueInfo {
 function typedToRaw(t: { name: string; dataType: DataType; dims: number[] }, typed: TypedFields): Uint8Array {
   const dt = t.dataType;
   const n = elementCount(t.dims);
-  const out = new Uint8Array(rawByteLength(dt, t.dims));
-  const view = new DataView(out.buffer);
-  const need = (arr: unknown[], per: number, field: string) => {
+  const need = (arr: { length: number }, per: number, field: string) => {
     if (arr.length !== n * per) {
       throw new OnnxFormatError(`tensor '${t.name}': ${field} has ${arr.length} values but shape [${t.dims}] needs ${n * per}`);
     }
   };
+  // Check the value count against the shape before allocating: a tiny file may declare
+  // dims [1e9, 1e9] with a single value.
+  switch (dt) {
+    case DataType.FLOAT: need(typed.floats, 1, 'float_data'); break;
+    case DataType.COMPLEX64: need(typed.floats, 2, 'float_data'); break;
+    case DataType.DOUBLE: need(typed.doubles, 1, 'double_data'); break;
+    case DataType.COMPLEX128: need(typed.doubles, 2, 'double_data'); break;
+    case DataType.INT64: need(typed.int64s, 1, 'int64_data'); break;
+    case DataType.UINT64:
+    case DataType.UINT32: need(typed.uint64s, 1, 'uint64_data'); break;
+    case DataType.INT4:
+    case DataType.UINT4:
+    case DataType.FLOAT4E2M1:
+      if (typed.int32s.length !== Math.ceil(n / 2)) {
+        throw new OnnxFormatError(`tensor '${t.name}': int32_data has ${typed.int32s.length} values, expected ${Math.ceil(n / 2)}`);
+      }
+      break;
+    default: {
+      const bits = elementBits(dt);
+      if (bits === 0 || bits > 32) throw new OnnxFormatError(`tensor '${t.name}': data type ${dt} cannot be stored in int32_data`);
+      need(typed.int32s, 1, 'int32_data');
+    }
+  }
+  const out = new Uint8Array(rawByteLength(dt, t.dims));
+  const view = new DataView(out.buffer);
   switch (dt) {
     case DataType.FLOAT:
     case DataType.COMPLEX64: {
@@ -257,15 +312,15 @@ function typedToRaw(t: { name: string; dataType: DataType; dims: number[] }, typ
     }
     case DataType.INT64:
       need(typed.int64s, 1, 'int64_data');
-      typed.int64s.forEach((v, i) => view.setBigInt64(i * 8, v, true));
+      for (let i = 0; i < n; i++) view.setBigInt64(i * 8, typed.int64s.data[i]!, true);
       break;
     case DataType.UINT64:
       need(typed.uint64s, 1, 'uint64_data');
-      typed.uint64s.forEach((v, i) => view.setBigUint64(i * 8, BigInt.asUintN(64, v), true));
+      for (let i = 0; i < n; i++) view.setBigInt64(i * 8, typed.uint64s.data[i]!, true);
       break;
     case DataType.UINT32:
       need(typed.uint64s, 1, 'uint64_data');
-      typed.uint64s.forEach((v, i) => view.setUint32(i * 4, Number(BigInt.asUintN(32, v)), true));
+      for (let i = 0; i < n; i++) view.setUint32(i * 4, Number(BigInt.asUintN(32, typed.uint64s.data[i]!)), true);
       break;
     case DataType.INT4:
     case DataType.UINT4:
@@ -291,18 +346,35 @@ function typedToRaw(t: { name: string; dataType: DataType; dims: number[] }, typ
   return out;
 }
 
+/**
+ * A growable list of 64-bit integers in a BigInt64Array: int64_data/uint64_data can hold millions
+ * of values, and a bigint[] would cost ~40 bytes of heap per value (one byte in the file).
+ */
+class BigList {
+  data = new BigInt64Array(16);
+  length = 0;
+  push(v: bigint): void {
+    if (this.length === this.data.length) {
+      const bigger = new BigInt64Array(this.data.length * 2);
+      bigger.set(this.data);
+      this.data = bigger;
+    }
+    this.data[this.length++] = BigInt.asIntN(64, v);
+  }
+}
+
 interface TypedFields {
   floats: number[];
   doubles: number[];
   int32s: number[];
-  int64s: bigint[];
-  uint64s: bigint[];
+  int64s: BigList;
+  uint64s: BigList;
 }
 
 function readTensorBody(m: MessageReader, end: number, depth: number): Tensor {
   m.count('tensor');
   const t: Tensor = { name: '', dataType: DataType.UNDEFINED, dims: [], data: { kind: 'raw', bytes: new Uint8Array(0) } };
-  const typed: TypedFields = { floats: [], doubles: [], int32s: [], int64s: [], uint64s: [] };
+  const typed: TypedFields = { floats: [], doubles: [], int32s: [], int64s: new BigList(), uint64s: new BigList() };
   const strings: Uint8Array[] = [];
   let raw: Uint8Array | undefined;
   let hasTyped = false;
@@ -588,10 +660,18 @@ function readFunction(m: MessageReader, depth: number): FunctionProto {
   return fn;
 }
 
+/**
+ * A plain Uint8Array view of the input (no copy). Tensor data in the IR are views into it; a
+ * Buffer's `slice()` returns a view rather than a copy, so the IR never hands out Buffers.
+ */
+function plainView(bytes: Uint8Array): Uint8Array {
+  return Object.getPrototypeOf(bytes) === Uint8Array.prototype ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
 /** Decodes a ModelProto. Tensors with external data keep an `external` reference and empty data. */
 export function decodeModel(bytes: Uint8Array, limits: DecodeLimits = defaultLimits): Model {
   if (bytes.byteLength === 0) throw new OnnxFormatError('the file is empty');
-  const m = new MessageReader(Reader.create(bytes), limits);
+  const m = new MessageReader(Reader.create(plainView(bytes)), limits);
   const model: Model = {
     irVersion: 0, opsetImports: [], producerName: '', producerVersion: '', domain: '', modelVersion: 0n, docString: '',
     graph: { name: '', nodes: [], initializers: [], sparseInitializers: [], inputs: [], outputs: [], valueInfo: [], quantizationAnnotation: [] },
@@ -629,7 +709,7 @@ export function decodeModel(bytes: Uint8Array, limits: DecodeLimits = defaultLim
 
 /** Decodes a standalone TensorProto (the .pb files of ONNX's test suite). */
 export function decodeTensor(bytes: Uint8Array, limits: DecodeLimits = defaultLimits): Tensor {
-  const m = new MessageReader(Reader.create(bytes), limits);
+  const m = new MessageReader(Reader.create(plainView(bytes)), limits);
   try {
     return readTensorBody(m, bytes.byteLength, 0);
   } catch (err) {
@@ -841,7 +921,20 @@ function writeOpset(w: Writer, field: number, o: OpsetImport): void {
 
 /** Encodes a model. With `place`, chosen tensors are written as external-data references. */
 export function encodeModel(model: Model, place?: ExternalPlacer): Uint8Array {
-  const w = Writer.create();
+  return writeModel(model, place).finish();
+}
+
+/**
+ * Encodes a model as a list of parts to be written one after the other (large tensors are the
+ * model's own arrays, not copies): saving never holds a second copy of the weights in memory.
+ */
+export function encodeModelChunks(model: Model, place?: ExternalPlacer): { chunks: Uint8Array[]; byteLength: number } {
+  const w = writeModel(model, place);
+  return { chunks: w.chunks(), byteLength: w.length };
+}
+
+function writeModel(model: Model, place?: ExternalPlacer): ChunkWriter {
+  const w = new ChunkWriter();
   tag(w, 1, WIRE_VARINT).int64(model.irVersion);
   writeString(w, 2, model.producerName);
   writeString(w, 3, model.producerVersion);
@@ -853,13 +946,13 @@ export function encodeModel(model: Model, place?: ExternalPlacer): Uint8Array {
   writeKeyValues(w, 14, model.metadataProps);
   for (const t of model.trainingInfo) tag(w, 20, WIRE_LEN).bytes(t);
   for (const fn of model.functions) writeFunction(w, 25, fn, place);
-  return w.finish();
+  return w;
 }
 
 /** Encodes a standalone TensorProto. */
 export function encodeTensor(t: Tensor): Uint8Array {
   // Write it as field 1 of a wrapper, then strip the wrapper's tag and length.
-  const w = Writer.create();
+  const w = new ChunkWriter();
   writeTensor(w, 1, t);
   const wrapped = w.finish();
   const r = Reader.create(wrapped);

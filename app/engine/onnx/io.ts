@@ -2,7 +2,7 @@
 // external data must stay inside the model's own folder.
 import { open, readFile, realpath, rename, stat, unlink, mkdir } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { allTensors, decodeModel, encodeModel, OnnxFormatError, type DecodeLimits, defaultLimits } from './codec.js';
+import { allTensors, decodeModel, encodeModelChunks, OnnxFormatError, type DecodeLimits, defaultLimits } from './codec.js';
 import type { ExternalDataRef, Model, Tensor } from './ir.js';
 
 /** Protobuf's hard limit; above it a model must keep its weights in external data. */
@@ -57,18 +57,35 @@ export async function loadExternalData(model: Model, modelPath: string): Promise
       const file = await safeExternalPath(dir, t.external.location, modelPath, t.name);
       let entry = files.get(file);
       if (!entry) {
-        const handle = await open(file, 'r');
-        entry = { handle, size: (await handle.stat()).size };
+        let handle: Awaited<ReturnType<typeof open>>;
+        try {
+          handle = await open(file, 'r');
+        } catch (err) {
+          throw new ModelFileError(modelPath, `external data '${t.external.location}' for tensor '${t.name}' cannot be opened (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+        }
+        const info = await handle.stat();
+        if (!info.isFile()) {
+          await handle.close();
+          throw new ModelFileError(modelPath, `external data '${t.external.location}' for tensor '${t.name}' is not a regular file`);
+        }
+        entry = { handle, size: info.size };
         files.set(file, entry);
       }
       const { offset, length } = t.external;
       if (offset + length > entry.size) {
         throw new ModelFileError(modelPath, `tensor '${t.name}' needs bytes ${offset}..${offset + length} of '${t.external.location}', but that file has only ${entry.size} bytes`);
       }
-      const buf = Buffer.allocUnsafe(length);
+      // Own ArrayBuffer (not the shared pool), exposed as a plain Uint8Array like decoded data.
+      const slow = Buffer.allocUnsafeSlow(length);
+      const buf = new Uint8Array(slow.buffer, slow.byteOffset, slow.byteLength);
       let done = 0;
       while (done < length) {
-        const { bytesRead } = await entry.handle.read(buf, done, length - done, offset + done);
+        let bytesRead: number;
+        try {
+          ({ bytesRead } = await entry.handle.read(buf, done, Math.min(length - done, 1 << 30), offset + done));
+        } catch (err) {
+          throw new ModelFileError(modelPath, `external data '${t.external.location}' cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+        }
         if (bytesRead === 0) throw new ModelFileError(modelPath, `external data '${t.external.location}' ended early`);
         done += bytesRead;
       }
@@ -101,7 +118,7 @@ async function safeExternalPath(dir: string, location: string, modelPath: string
 /** Writes `data` to `path` atomically: a temp file in the same folder, then rename. */
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
   await mkdir(dirname(resolve(path)), { recursive: true });
-  const tmp = join(dirname(resolve(path)), `.${basename(path)}.${process.pid}.${Date.now().toString(36)}.tmp`);
+  const tmp = tempName(path);
   try {
     const handle = await open(tmp, 'w');
     try {
@@ -132,15 +149,32 @@ export async function saveModel(model: Model, path: string, options: SaveOptions
     for (const t of allTensors(model)) if (t.data.kind === 'raw') total += t.data.bytes.byteLength;
     threshold = total > 1.8 * 2 ** 30 ? 1024 : Infinity;
   }
+  for (const t of allTensors(model)) {
+    if (t.external && t.data.kind === 'raw' && t.data.bytes.byteLength === 0 && t.external.length > 0) {
+      throw new ModelFileError(path, `cannot save: tensor '${t.name}' keeps its data in '${t.external.location}', which was not loaded (the model was opened with skipExternalData)`);
+    }
+  }
   if (threshold === Infinity) {
-    await writeFileAtomic(path, encodeModel(model));
+    const { chunks, byteLength } = encodeModelChunks(model);
+    if (byteLength > PROTOBUF_LIMIT) {
+      throw new ModelFileError(path, `cannot save: the model is ${byteLength} bytes, over protobuf's 2 GB limit; save it with external data (externalThreshold)`);
+    }
+    await mkdir(dirname(resolve(path)), { recursive: true });
+    const tmp = tempName(path);
+    try {
+      await writeChunks(tmp, chunks);
+      await rename(tmp, path);
+    } catch (err) {
+      await unlink(tmp).catch(() => undefined);
+      throw err;
+    }
     return;
   }
   const dataName = `${basename(path)}.data`;
   const chunks: Uint8Array[] = [];
   let offset = 0;
   const placed = new Map<Tensor, ExternalDataRef>();
-  const bytes = encodeModel(model, (t) => {
+  const { chunks: modelChunks, byteLength } = encodeModelChunks(model, (t) => {
     if (t.data.kind !== 'raw' || t.data.bytes.byteLength < threshold!) return null;
     const known = placed.get(t);
     if (known) return known;
@@ -154,20 +188,74 @@ export async function saveModel(model: Model, path: string, options: SaveOptions
     placed.set(t, ref);
     return ref;
   });
+  if (byteLength > PROTOBUF_LIMIT) {
+    throw new ModelFileError(path, `cannot save: the graph alone is ${byteLength} bytes, over protobuf's 2 GB limit`);
+  }
   const dataPath = join(dirname(resolve(path)), dataName);
-  await writeChunksAtomic(dataPath, chunks);
-  await writeFileAtomic(path, bytes);
+  // Both files are written to temp files first; only when both are complete are they renamed
+  // (data first), so a failure leaves any previous model and data untouched.
+  await mkdir(dirname(resolve(path)), { recursive: true });
+  const dataTmp = tempName(dataPath);
+  const modelTmp = tempName(path);
+  try {
+    await writeChunks(dataTmp, chunks);
+    await writeChunks(modelTmp, modelChunks);
+    await rename(dataTmp, dataPath);
+    await rename(modelTmp, path);
+  } catch (err) {
+    await unlink(dataTmp).catch(() => undefined);
+    await unlink(modelTmp).catch(() => undefined);
+    throw err;
+  }
 }
 
-async function writeChunksAtomic(path: string, chunks: Uint8Array[]): Promise<void> {
-  const tmp = `${path}.${process.pid}.tmp`;
-  const handle = await open(tmp, 'w');
+function tempName(path: string): string {
+  return join(dirname(resolve(path)), `.${basename(path)}.${process.pid}.${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}.tmp`);
+}
+
+async function writeChunks(path: string, chunks: Uint8Array[]): Promise<void> {
+  const handle = await open(path, 'w');
   try {
-    for (const c of chunks) await handle.write(c);
+    // Small parts go out together (writev); writes of 2 GB or more fail in one call, so large
+    // parts are split.
+    let batch: Uint8Array[] = [];
+    let batchBytes = 0;
+    const flush = async () => {
+      let list = batch;
+      batch = [];
+      batchBytes = 0;
+      while (list.length) {
+        const { bytesWritten } = await handle.writev(list);
+        list = dropWritten(list, bytesWritten);
+      }
+    };
+    for (const c of chunks) {
+      if (c.byteLength >= 1 << 20) {
+        await flush();
+        for (let at = 0; at < c.byteLength; ) {
+          const { bytesWritten } = await handle.write(c, at, Math.min(c.byteLength - at, 1 << 30));
+          at += bytesWritten;
+        }
+      } else {
+        batch.push(c);
+        batchBytes += c.byteLength;
+        if (batch.length >= 512 || batchBytes >= 1 << 22) await flush();
+      }
+    }
+    await flush();
     await handle.sync();
   } finally {
     await handle.close();
   }
-  await rename(tmp, path);
+}
+
+/** What is left of `list` after a (possibly partial) writev of `n` bytes. */
+function dropWritten(list: Uint8Array[], n: number): Uint8Array[] {
+  let i = 0;
+  let left = n;
+  while (i < list.length && left >= list[i]!.byteLength) left -= list[i++]!.byteLength;
+  const rest = list.slice(i);
+  if (left > 0 && rest.length) rest[0] = rest[0]!.subarray(left);
+  return rest;
 }
 

@@ -1,0 +1,7 @@
+// The contract: types, schemas and channel names. Safe to import from the renderer.
+export * from './api.js';
+export * from './events.js';
+export * from './channels.js';
+export * from './errors.js';
+export * from './schemas.js';
+export type * from './jobs.js';
