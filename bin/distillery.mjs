@@ -1,17 +1,19 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI through tsx in development; a packaged build ships dist/cli.mjs.
+// Runs the CLI from the TypeScript sources (through tsx) in a checkout, or from the bundled
+// dist/cli.mjs in a package without sources.
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const built = join(root, 'dist', 'cli.mjs');
-if (existsSync(built)) {
-  const { main } = await import(pathToFileURL(built).href);
-  process.exit(await main(process.argv.slice(2)));
-} else {
+const source = join(root, 'app', 'cli', 'main.ts');
+let entry;
+if (existsSync(source)) {
   const { register } = await import('tsx/esm/api');
   register();
-  const { main } = await import(pathToFileURL(join(root, 'app', 'cli', 'main.ts')).href);
-  process.exit(await main(process.argv.slice(2)));
+  entry = source;
+} else {
+  entry = join(root, 'dist', 'cli.mjs');
 }
+const { main } = await import(pathToFileURL(entry).href);
+process.exit(await main(process.argv.slice(2)));
