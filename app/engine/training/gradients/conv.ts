@@ -1,0 +1,227 @@
+// Gradients of Conv (any stride/pad/dilation, grouped and depthwise), MaxPool, AveragePool and
+// GlobalAveragePool, with standard ops (ConvTranspose, Conv, ScatterElements).
+import { attrInt, attrInts, attrString } from '../../onnx/attributes.js';
+import type { Node } from '../../onnx/ir.js';
+import type { GradContext, GradientRule } from '../autodiff.js';
+import { UnsupportedGradientError } from './errors.js';
+import { range } from './util.js';
+
+interface Window {
+  kernel: number[];
+  strides: number[];
+  dilations: number[];
+  /** Begin pads then end pads, per spatial axis. */
+  padsBegin: number[];
+  padsEnd: number[];
+}
+
+/** Resolved window geometry, auto_pad included. xs/ys: spatial dims of input and output. */
+function windowOf(node: Node, kernel: number[], xs: number[], ys: number[]): Window {
+  const n = kernel.length;
+  const strides = attrInts(node, 'strides', new Array<number>(n).fill(1));
+  const dilations = attrInts(node, 'dilations', new Array<number>(n).fill(1));
+  const autoPad = attrString(node, 'auto_pad', 'NOTSET');
+  let padsBegin: number[];
+  let padsEnd: number[];
+  if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') {
+    padsBegin = [];
+    padsEnd = [];
+    for (let i = 0; i < n; i++) {
+      const total = Math.max(0, (ys[i]! - 1) * strides[i]! + (kernel[i]! - 1) * dilations[i]! + 1 - xs[i]!);
+      const small = Math.floor(total / 2);
+      padsBegin.push(autoPad === 'SAME_UPPER' ? small : total - small);
+      padsEnd.push(autoPad === 'SAME_UPPER' ? total - small : small);
+    }
+  } else if (autoPad === 'VALID') {
+    padsBegin = new Array<number>(n).fill(0);
+    padsEnd = new Array<number>(n).fill(0);
+  } else {
+    const pads = attrInts(node, 'pads', new Array<number>(2 * n).fill(0));
+    padsBegin = pads.slice(0, n);
+    padsEnd = pads.slice(n);
+  }
+  return { kernel, strides, dilations, padsBegin, padsEnd };
+}
+
+/**
+ * Attributes of a ConvTranspose that maps a [.., ys] gradient back onto [.., xs]: the same
+ * window, with output_padding making up the rows a floor-mode forward dropped, and extra end
+ * cropping for ceil-mode windows that run past the padded input.
+ */
+function transposeAttrs(w: Window, xs: number[], ys: number[]) {
+  const outputPadding: number[] = [];
+  const padsEnd = [...w.padsEnd];
+  for (let i = 0; i < xs.length; i++) {
+    const full = w.strides[i]! * (ys[i]! - 1) + (w.kernel[i]! - 1) * w.dilations[i]! + 1 - w.padsBegin[i]! - w.padsEnd[i]!;
+    const diff = xs[i]! - full;
+    if (diff >= 0) outputPadding.push(diff);
+    else {
+      outputPadding.push(0);
+      padsEnd[i] = padsEnd[i]! - diff;
+    }
+  }
+  return {
+    strides: w.strides,
+    dilations: w.dilations,
+    pads: [...w.padsBegin, ...padsEnd],
+    output_padding: outputPadding,
+  };
+}
+
+const conv: GradientRule = (c: GradContext) => {
+  const dy = c.gradOutputs[0]!;
+  const [x, w, bias] = c.node.inputs as [string, string, string | undefined];
+  const xDims = c.shape(x).dims;
+  const wDims = c.shape(w).dims;
+  const yDims = c.shape(c.node.outputs[0]!).dims;
+  const sp = xDims.length - 2;
+  const kernel = attrInts(c.node, 'kernel_shape', wDims.slice(2));
+  const win = windowOf(c.node, kernel, xDims.slice(2), yDims.slice(2));
+  const group = attrInt(c.node, 'group', 1);
+  const out: (string | null)[] = [null, null, null];
+
+  if (bias && c.needsGrad(2)) out[2] = c.reduceSum(dy, [0, ...range(sp, 2)], false);
+
+  if (c.needsGrad(0)) {
+    out[0] = c.op('ConvTranspose', [dy, w], {
+      ...transposeAttrs(win, xDims.slice(2), yDims.slice(2)),
+      group,
+      kernel_shape: kernel,
+    });
+  }
+
+  if (c.needsGrad(1)) {
+    // dW by the "Conv trick": correlate X with dY, batch as the channel axis. Groups go into the
+    // channel axis of the trick's input: Xr [Cg, g·N, ..] and dY^T [M, N, ..] with group=g.
+    const [N, C] = xDims as [number, number];
+    const Cg = C / group;
+    let xr: string;
+    if (group === 1) xr = c.transpose(x, [1, 0, ...range(sp, 2)]);
+    else {
+      const split = c.reshape(x, [N, group, Cg, ...xDims.slice(2)]);
+      const t = c.transpose(split, [2, 1, 0, ...range(sp, 3)]);
+      xr = c.reshape(t, [Cg, group * N, ...xDims.slice(2)]);
+    }
+    const dyT = c.transpose(dy, [1, 0, ...range(sp, 2)]);
+    // Output spatial size of the trick: floor((X + pb + pe − s(Y−1) − 1)/d) + 1 ≥ k.
+    const kOut: number[] = [];
+    for (let i = 0; i < sp; i++) {
+      kOut.push(Math.floor((xDims[2 + i]! + win.padsBegin[i]! + win.padsEnd[i]! - win.strides[i]! * (yDims[2 + i]! - 1) - 1) / win.dilations[i]!) + 1);
+    }
+    let dw = c.op('Conv', [xr, dyT], {
+      strides: win.dilations,
+      dilations: win.strides,
+      pads: [...win.padsBegin, ...win.padsEnd],
+      group,
+      kernel_shape: yDims.slice(2),
+    });
+    if (kOut.some((k, i) => k !== kernel[i])) {
+      dw = c.op('Slice', [dw, c.int64(new Array<number>(sp).fill(0)), c.int64(kernel), c.int64(range(sp, 2))]);
+    }
+    out[1] = c.transpose(dw, [1, 0, ...range(sp, 2)]);
+  }
+  return out;
+};
+
+/**
+ * MaxPool: ScatterElements(zeros[N·C·H·W], Indices, dY, reduction='add'). Indices are flat
+ * offsets over the whole NCHW tensor, one per window, so ties (flat image backgrounds) route each
+ * output gradient to exactly one input. A node without an Indices output gets one.
+ */
+const maxPool: GradientRule = (c: GradContext) => {
+  const dy = c.gradOutputs[0]!;
+  const n = c.node;
+  const x = n.inputs[0]!;
+  const xs = c.shape(x);
+  const total = xs.dims.reduce((p, d) => p * d, 1);
+  if (attrInt(n, 'storage_order', 0) !== 0) {
+    throw new UnsupportedGradientError(`MaxPool '${n.name}': storage_order=1 is not supported`);
+  }
+  if (!n.outputs[1]) n.outputs[1] = c.builder.fresh(`${n.outputs[0]}_indices`);
+  const idx = c.reshape(n.outputs[1]!, [-1]);
+  const flatDy = c.reshape(dy, [-1]);
+  const zeros = c.zeros([total], xs.elemType);
+  let scattered: string;
+  if (c.opset >= 16) scattered = c.op('ScatterElements', [zeros, idx, flatDy], { axis: 0, reduction: 'add' });
+  else {
+    const kernel = attrInts(n, 'kernel_shape', []);
+    const strides = attrInts(n, 'strides', kernel.map(() => 1));
+    const dil = attrInts(n, 'dilations', kernel.map(() => 1));
+    const overlapping = kernel.some((k, i) => strides[i]! < (k - 1) * dil[i]! + 1);
+    if (overlapping) {
+      throw new UnsupportedGradientError(`MaxPool '${n.name}': overlapping windows need ScatterElements reduction (opset 16+), model has ${c.opset}`);
+    }
+    scattered = c.op('ScatterElements', [zeros, idx, flatDy], { axis: 0 });
+  }
+  return [c.reshape(scattered, xs.dims)];
+};
+
+/** Per-output-position window sizes (the divisor AveragePool used), as a [1,1,..ys] constant. */
+function countMap(w: Window, xs: number[], ys: number[], includePad: boolean): Float64Array {
+  const perAxis = xs.map((x, i) =>
+    range(ys[i]!).map((o) => {
+      let cnt = 0;
+      const start = o * w.strides[i]! - w.padsBegin[i]!;
+      for (let k = 0; k < w.kernel[i]!; k++) {
+        const p = start + k * w.dilations[i]!;
+        if (includePad ? p >= -w.padsBegin[i]! && p < x + w.padsEnd[i]! : p >= 0 && p < x) cnt++;
+      }
+      return cnt;
+    }),
+  );
+  const total = ys.reduce((p, d) => p * d, 1);
+  const outArr = new Float64Array(total);
+  for (let flat = 0; flat < total; flat++) {
+    let rem = flat;
+    let prod = 1;
+    for (let i = ys.length - 1; i >= 0; i--) {
+      prod *= perAxis[i]![rem % ys[i]!]!;
+      rem = Math.floor(rem / ys[i]!);
+    }
+    outArr[flat] = prod;
+  }
+  return outArr;
+}
+
+/** AveragePool: depthwise ConvTranspose of dY / count with a ones kernel. */
+const averagePool: GradientRule = (c: GradContext) => {
+  const dy = c.gradOutputs[0]!;
+  const n = c.node;
+  const x = n.inputs[0]!;
+  const xs = c.shape(x);
+  const ys = c.shape(n.outputs[0]!).dims;
+  const C = xs.dims[1]!;
+  const kernel = attrInts(n, 'kernel_shape', []);
+  const win = windowOf(n, kernel, xs.dims.slice(2), ys.slice(2));
+  const includePad = attrInt(n, 'count_include_pad', 0) === 1;
+  const counts = countMap(win, xs.dims.slice(2), ys.slice(2), includePad);
+  const uniform = counts.every((v) => v === counts[0]);
+  const scaled = uniform
+    ? c.op('Mul', [dy, c.scalar(1 / counts[0]!, xs.elemType)])
+    : c.op('Div', [dy, c.constant(counts, [1, 1, ...ys.slice(2)], xs.elemType)]);
+  const kCount = kernel.reduce((p, k) => p * k, 1);
+  const ones = c.constant(new Array<number>(C * kCount).fill(1), [C, 1, ...kernel], xs.elemType);
+  return [
+    c.op('ConvTranspose', [scaled, ones], {
+      ...transposeAttrs(win, xs.dims.slice(2), ys.slice(2)),
+      group: C,
+      kernel_shape: kernel,
+    }),
+  ];
+};
+
+/** GlobalAveragePool: Expand(dY / (H·W), shape X). */
+const globalAveragePool: GradientRule = (c: GradContext) => {
+  const dy = c.gradOutputs[0]!;
+  const xs = c.shape(c.node.inputs[0]!);
+  const hw = xs.dims.slice(2).reduce((p, d) => p * d, 1);
+  const scaled = c.op('Mul', [dy, c.scalar(1 / hw, xs.elemType)]);
+  return [c.op('Expand', [scaled, c.int64(xs.dims)])];
+};
+
+export const convRules: Record<string, GradientRule> = {
+  Conv: conv,
+  MaxPool: maxPool,
+  AveragePool: averagePool,
+  GlobalAveragePool: globalAveragePool,
+};

@@ -1,0 +1,99 @@
+// Small helpers shared by the gradient rules: typed constants and opset-aware op forms.
+import { DataType, type Tensor } from '../../onnx/ir.js';
+import type { GraphBuilder } from '../../onnx/graph.js';
+import { elementCount, rawTensor } from '../../onnx/tensor.js';
+
+/** True for the floating-point element types gradients flow through. */
+export function isFloatType(t: DataType | undefined): boolean {
+  return t === DataType.FLOAT || t === DataType.DOUBLE || t === DataType.FLOAT16 || t === DataType.BFLOAT16;
+}
+
+function bf16Bits(v: number): number {
+  const f = new Float32Array([v]);
+  const u = new Uint32Array(f.buffer)[0]!;
+  return (u + 0x7fff + ((u >>> 16) & 1)) >>> 16;
+}
+
+/** A tensor of `elemType` (FLOAT, DOUBLE, FLOAT16, BFLOAT16) holding `values`. */
+export function typedTensor(name: string, elemType: DataType, values: ArrayLike<number>, dims: number[]): Tensor {
+  if (values.length !== elementCount(dims)) throw new Error(`typedTensor '${name}': ${values.length} values for [${dims}]`);
+  let bytes: Uint8Array;
+  switch (elemType) {
+    case DataType.FLOAT:
+      bytes = new Uint8Array(Float32Array.from(values).buffer);
+      break;
+    case DataType.DOUBLE:
+      bytes = new Uint8Array(Float64Array.from(values).buffer);
+      break;
+    case DataType.FLOAT16: {
+      const h = new Uint16Array(values.length);
+      for (let i = 0; i < values.length; i++) h[i] = halfBits(values[i]!);
+      bytes = new Uint8Array(h.buffer);
+      break;
+    }
+    case DataType.BFLOAT16: {
+      const h = new Uint16Array(values.length);
+      for (let i = 0; i < values.length; i++) h[i] = bf16Bits(values[i]!);
+      bytes = new Uint8Array(h.buffer);
+      break;
+    }
+    default:
+      throw new Error(`typedTensor '${name}': unsupported element type ${elemType}`);
+  }
+  return rawTensor(name, elemType, dims, bytes);
+}
+
+function halfBits(v: number): number {
+  // Local copy of the round-to-nearest-even conversion (tensor.ts has it too, exported there).
+  const f = new Float32Array([v]);
+  const x = new Uint32Array(f.buffer)[0]!;
+  const sign = (x >>> 16) & 0x8000;
+  const exp = (x >>> 23) & 0xff;
+  let mant = x & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  const e = exp - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    mant |= 0x800000;
+    const shift = 14 - e;
+    const half = mant >>> shift;
+    const rem = mant & ((1 << shift) - 1);
+    const mid = 1 << (shift - 1);
+    return sign | (half + (rem > mid || (rem === mid && half & 1) ? 1 : 0));
+  }
+  const half = (e << 10) | (mant >>> 13);
+  const rem = mant & 0x1fff;
+  return sign | (half + (rem > 0x1000 || (rem === 0x1000 && half & 1) ? 1 : 0));
+}
+
+/** Adds a typed constant initializer and returns its name. */
+export function typedConst(b: GraphBuilder, elemType: DataType, values: ArrayLike<number>, dims: number[], base = 'const'): string {
+  return b.initializer(typedTensor(b.prefix + base, elemType, values, dims));
+}
+
+/** Static row-major strides. */
+export function strides(dims: readonly number[]): number[] {
+  const s = new Array<number>(dims.length).fill(1);
+  for (let i = dims.length - 2; i >= 0; i--) s[i] = s[i + 1]! * dims[i + 1]!;
+  return s;
+}
+
+export function normAxis(axis: number, rank: number): number {
+  return axis < 0 ? axis + rank : axis;
+}
+
+export function range(n: number, start = 0): number[] {
+  return Array.from({ length: n }, (_, i) => i + start);
+}
+
+export function sameDims(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+/** Inverse of a permutation. */
+export function invertPerm(perm: readonly number[]): number[] {
+  const inv = new Array<number>(perm.length);
+  perm.forEach((p, i) => (inv[p] = i));
+  return inv;
+}
