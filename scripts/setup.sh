@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 export ELECTRON_SKIP_BINARY_DOWNLOAD="${ELECTRON_SKIP_BINARY_DOWNLOAD:-1}"
 export ONNXRUNTIME_NODE_INSTALL="${ONNXRUNTIME_NODE_INSTALL:-skip}"
 
-apt_packages=(dataset-fashion-mnist libonnx-testdata chromium xvfb libvulkan1 xz-utils)
+apt_packages=(dataset-fashion-mnist libonnx-testdata chromium xvfb libvulkan1 xz-utils python3-torch)
 if command -v apt-get >/dev/null 2>&1; then
   missing=()
   for p in "${apt_packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
