@@ -13,7 +13,7 @@ if (existsSync(source)) {
   register();
   entry = source;
 } else {
-  entry = join(root, 'dist', 'cli.mjs');
+  entry = join(root, 'dist', 'main', 'cli.js');
 }
 const { main } = await import(pathToFileURL(entry).href);
 process.exit(await main(process.argv.slice(2)));

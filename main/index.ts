@@ -12,7 +12,7 @@ import { CONTENT_SECURITY_POLICY, isAllowedExternal, isAppUrl, isTrustedSender, 
 import { fitToDisplays, readWindowState, saveWindowState } from './window-state.js';
 
 const isDev = !app.isPackaged;
-const distDir = join(__dirname, '..');
+const distDir = join(import.meta.dirname, '..');
 const indexHtml = join(distDir, 'renderer', 'index.html');
 const indexUrl = pathToFileURL(indexHtml).href;
 const resourcesDir = app.isPackaged ? process.resourcesPath : join(distDir, '..', 'resources');
@@ -103,7 +103,7 @@ function createWindow(dataDir: string): void {
     show: false,
     title: 'Distillery',
     backgroundColor: '#111318',
-    webPreferences: secureWebPreferences(join(__dirname, 'preload.cjs')),
+    webPreferences: secureWebPreferences(join(import.meta.dirname, 'preload.cjs')),
   });
   if (state.maximized) mainWindow.maximize();
   mainWindow.once('ready-to-show', () => mainWindow?.show());

@@ -185,7 +185,8 @@ export class JobManager {
       child = fork(this.worker.entry, [], {
         execArgv: this.worker.execArgv,
         stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-        env: { ...process.env, ...this.o.env },
+        // Under Electron, forked children must run as plain Node.
+        env: { ...process.env, ...(process.versions.electron ? { ELECTRON_RUN_AS_NODE: '1' } : {}), ...this.o.env },
         serialization: 'json',
       });
     } catch (err) {

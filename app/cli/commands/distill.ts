@@ -26,6 +26,8 @@ export const registerDistill: RegisterCommand = (program) => {
     .option('--alpha <a>', 'weight of the teacher term (1 = teacher only, 0 = labels only)', parseNumber, distillDefaults.alpha)
     .option('--patience <n>', 'stop after N epochs without improvement', parseInteger)
     .option('--limit <n>', 'use at most N samples per split (quick trials)', parseInteger)
+    .addOption(new Option('--augment <kind>', 'extra views of each training image, labelled by the teacher').choices(['none', 'shift', 'shift-flip']).default('none'))
+    .option('--augment-views <n>', 'views per image with --augment, the original included', parseInteger, 4)
     .addOption(new Option('--device <device>', 'where to train').argParser(parseDevice).default('cpu'))
     .option('--threads <n>', 'CPU threads', parseInteger)
     .option('--out <file>', 'where to write the student', 'student.onnx')
@@ -55,6 +57,8 @@ export const registerDistill: RegisterCommand = (program) => {
             alpha: o.alpha,
             patience: o.patience,
             limit: o.limit,
+            augment: o.augment,
+            augmentViews: o.augmentViews,
             device: o.device,
             threads: o.threads,
             out: o.out,

@@ -105,7 +105,8 @@ export function workerEntry(): { path: string; execArgv: string[] } {
 function runInChild(job: BenchJob, onProgress: (m: string) => void, signal?: AbortSignal): Promise<JobResult> {
   const { path, execArgv } = workerEntry();
   return new Promise<JobResult>((resolve, reject) => {
-    const child = fork(path, [], { execArgv, serialization: 'advanced', stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+    const env = process.versions.electron ? { ...process.env, ELECTRON_RUN_AS_NODE: '1' } : process.env; // plain Node under Electron
+    const child = fork(path, [], { execArgv, env, serialization: 'advanced', stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
     let output = '';
     const keep = (chunk: Buffer): void => {
       output = (output + chunk.toString('utf8')).slice(-4000);

@@ -22,6 +22,7 @@ import { evaluateLogits } from '../training/metrics.js';
 import { train, type TrainConfig, type TrainEvent, type EpochRecord } from '../training/trainer.js';
 import { buildStudent, formatTemplate, parseTemplate, templateParameters } from './students.js';
 import { classifierInfo, teacherLogits, type TeacherInfo } from './teacher.js';
+import { augmentPreset, augmentSplit, type AugmentPreset } from '../data/augment.js';
 
 export interface DistillOptions {
   teachers: string[];
@@ -47,6 +48,10 @@ export interface DistillOptions {
   patience?: number;
   /** Read at most this many samples per split (quick runs and tests). */
   limit?: number;
+  /** Extra shifted (and optionally mirrored) views of each training image, labelled by the teacher. */
+  augment?: AugmentPreset;
+  /** Views per image with augment (default 4, the original included). */
+  augmentViews?: number;
 }
 
 export type DistillEvent = TrainEvent | { kind: 'stage'; stage: 'data' | 'teacher' | 'student' | 'train' | 'evaluate' | 'save'; message: string };
@@ -146,11 +151,16 @@ export async function distill(o: DistillOptions, onEvent: (e: DistillEvent) => v
     trainSplit = concatSplits(trainSplit, { ...pool, y: new Int32Array(pool.count).fill(-1) });
     unlabeledKey = extra.fingerprint;
   }
+  const augment = augmentPreset(o.augment ?? 'none', o.augmentViews ?? 4, cfg.seed);
+  if (augment.views > 1) {
+    if (teachers.length === 0) throw new Error('augmentation needs a teacher to label the new views; drop --augment or add --teacher');
+    trainSplit = augmentSplit(trainSplit, augment);
+  }
   const labelled = trainSplit.y.reduce((n, v) => n + (v >= 0 ? 1 : 0), 0);
   if (cfg.alpha < 1 && labelled === 0) throw new Error('the training data has no labels; use --alpha 1 to learn from the teacher alone');
 
   onEvent({ kind: 'stage', stage: 'teacher', message: 'computing teacher outputs (cached after the first run)' });
-  const keyBase = `${dataset.fingerprint}|seed${cfg.seed}|lpc${o.labelsPerClass ?? ''}|unl${unlabeledKey}`;
+  const keyBase = `${dataset.fingerprint}|seed${cfg.seed}|lpc${o.labelsPerClass ?? ''}|unl${unlabeledKey}|aug${JSON.stringify(augment)}`;
   const run = async (t: TeacherInfo, split: Split, name: string) =>
     (await teacherLogits(t, split, { cacheDir: o.cacheDir, splitKey: `${keyBase}|${name}`, device: cfg.device, threads: cfg.threads })).logits;
   const teacherTrain = await Promise.all(teachers.map((t) => run(t, trainSplit, 'train')));
@@ -225,7 +235,7 @@ export async function distill(o: DistillOptions, onEvent: (e: DistillEvent) => v
       labelled,
       testFrom: plan.testFrom,
     },
-    config: { ...trainConfig, student: template ?? spec, teachers: o.teachers, data: o.data, unlabeled: o.unlabeled, labelsPerClass: o.labelsPerClass },
+    config: { ...trainConfig, student: template ?? spec, teachers: o.teachers, data: o.data, unlabeled: o.unlabeled, labelsPerClass: o.labelsPerClass, augment },
   };
 }
 
