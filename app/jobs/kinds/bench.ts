@@ -4,15 +4,6 @@ import type { BenchmarkConfig } from '../../contract/api.js';
 import type { WorkerBenchmark } from '../../contract/jobs.js';
 import { fileName, type JobKindModule } from './types.js';
 
-/** What this job expects from app/engine/bench (loaded by name: the module is optional). */
-interface BenchModule {
-  compareModels(
-    options: { models: string[]; data?: string; device?: string; threads?: number; batchSizes?: number[]; runs?: number; limit?: number },
-    onProgress?: (message: string) => void,
-    signal?: AbortSignal,
-  ): Promise<{ environment?: Record<string, unknown>; results: Array<Record<string, unknown>>; pareto?: string[] }>;
-}
-
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 
 export const benchJob: JobKindModule<BenchmarkConfig> = {
@@ -23,31 +14,36 @@ export const benchJob: JobKindModule<BenchmarkConfig> = {
     return { name: name ?? `benchmark ${config.models.map(fileName).join(' vs ')}`, experimentKind: 'bench', config: params, params, resumable: false };
   },
   async run(params, ctx) {
-    const spec = '../../engine/bench/index.js';
-    let mod: BenchModule;
-    try {
-      mod = (await import(/* @vite-ignore */ spec)) as BenchModule;
-    } catch {
-      throw new Error('benchmarks are not available in this build yet (app/engine/bench is missing)');
+    const [{ compareModels }, data] = await Promise.all([import('../../engine/bench/index.js'), import('../../engine/data/index.js')]);
+    const p = params as { models: string[]; data?: string; device?: string; threads?: number; batchSizes?: number[]; runs?: number; limit?: number };
+    let split: { split: import('../../engine/data/index.js').Split; classes: number } | null = null;
+    if (p.data) {
+      const dataset = await data.loadDataset(p.data, { limit: p.limit });
+      const test = dataset.test ?? data.planSplits(dataset, { seed: 42 }).test;
+      split = { split: test, classes: dataset.classes.length };
     }
-    if (typeof mod.compareModels !== 'function') throw new Error('benchmarks are not available in this build yet (no compareModels)');
     let step = 0;
-    const out = await mod.compareModels(
-      params as Parameters<BenchModule['compareModels']>[0],
-      (message) => {
-        ctx.log(message, 'info', 'bench');
+    const out = await compareModels(p.models, {
+      data: split,
+      device: (p.device ?? 'cpu') as 'cpu',
+      threads: p.threads,
+      batchSizes: p.batchSizes,
+      rounds: p.runs,
+      accuracyLimit: p.limit,
+      signal: ctx.signal,
+      onProgress: (e) => {
+        ctx.log(`${fileName(e.model)}: ${e.message}`, 'info', 'bench');
         ctx.progress({ stage: 'bench', step: ++step, totalSteps: 0 });
       },
-      ctx.signal,
-    );
-    const environment = out.environment ?? {};
+    });
+    const environment = out.environment as unknown as Record<string, unknown>;
     const benchmarks: WorkerBenchmark[] = out.results.map((r) => {
-      const lat = (r.latencyMs ?? {}) as Record<string, unknown>;
+      const lat = r.latencyMs as unknown as Record<string, unknown>;
       return {
-        label: String(r.model ?? r.label ?? 'model'),
-        device: String(r.device ?? params.device ?? 'cpu'),
+        label: fileName(r.model),
+        device: r.device,
         threads: num(r.threads),
-        batchSize: num(r.batchSize) ?? 1,
+        batchSize: r.latencyBatchSize,
         latencyMs: { p50: num(lat.p50) ?? 0, p95: num(lat.p95) ?? 0, p99: num(lat.p99) ?? 0 },
         throughput: (r.throughput ?? {}) as Record<string, number>,
         peakMemoryBytes: num(r.peakMemoryBytes),
@@ -57,6 +53,11 @@ export const benchJob: JobKindModule<BenchmarkConfig> = {
         environment,
       };
     });
-    return { summary: { environment, results: out.results, pareto: out.pareto ?? [] } as unknown, artifacts: [], benchmarks };
+    const results = out.results.map(({ logits: _l, latencySamples: _s, environment: _e, ...rest }) => rest);
+    return {
+      summary: { environment, results, pareto: out.pareto, regressions: out.regressions, recommendation: out.recommendation, recommended: out.recommended } as unknown,
+      artifacts: [],
+      benchmarks,
+    };
   },
 };
