@@ -105,7 +105,8 @@ export const registerQuantize: RegisterCommand = (program) => {
       try {
         const json = await runQuantize(model, modelPath, method, o, (m) => {
           progress.stage(m);
-          experiment.event({ kind: 'stage', message: m });
+          const e = { kind: 'stage', message: m };
+          experiment.event(e);
         });
         progress.stop();
         const id = experiment.succeed(json);

@@ -32,6 +32,10 @@ export interface DynamicOptions {
    * Default false.
    */
   reduceRange?: boolean;
+  /** Node names (or first output names) to keep float. */
+  excludeNodes?: string[];
+  /** Accept a model that already holds quantized ops (mixed precision applies methods in turn). */
+  allowQuantized?: boolean;
 }
 
 export interface QuantizeResult {
@@ -81,7 +85,7 @@ function int8Tensor(name: string, dims: number[], q: Int8Array): ReturnType<type
  * slower than its float Conv on CPU); use quantizeStatic for convolutions.
  */
 export function quantizeDynamic(input: Model, options: DynamicOptions = {}): QuantizeResult {
-  assertNotQuantized(input);
+  if (!options.allowQuantized) assertNotQuantized(input);
   requireOpset(input, 11, 'dynamic quantization (DynamicQuantizeLinear)');
   const model = cloneModel(input);
   const graph = model.graph;
@@ -90,6 +94,7 @@ export function quantizeDynamic(input: Model, options: DynamicOptions = {}): Qua
   const gemms = gemmToMatMul(model);
   const perChannel = options.perChannel ?? false;
   const reduceRange = options.reduceRange ?? false;
+  const excluded = new Set(options.excludeNodes ?? []);
 
   const inits = initializerMap(graph);
   const names = new NameScope(graph);
@@ -123,6 +128,11 @@ export function quantizeDynamic(input: Model, options: DynamicOptions = {}): Qua
       continue;
     }
     if (n.opType !== 'MatMul') {
+      out.push(n);
+      continue;
+    }
+    if (excluded.has(n.name) || excluded.has(label) || excluded.has(n.outputs[0] ?? '')) {
+      layers.push({ name: label, op: fromGemm ? 'Gemm' : 'MatMul', precision: 'float32', note: 'excluded by request' });
       out.push(n);
       continue;
     }

@@ -38,6 +38,8 @@ export interface Int4Options {
   excludeNodes?: string[];
   /** MatMulNBits accuracy_level: 0 unset, 1 fp32, 2 fp16, 3 bf16, 4 int8 activations. Omitted when undefined. */
   accuracyLevel?: 0 | 1 | 2 | 3 | 4;
+  /** Accept a model that already holds quantized ops (mixed precision applies methods in turn). */
+  allowQuantized?: boolean;
 }
 
 /** A packed MatMulNBits weight. */
@@ -213,7 +215,7 @@ export function dequantizeInt4Blob(blob: Int4Blob): Float32Array {
  * to MatMul + Add first) becomes com.microsoft MatMulNBits. Conv stays float. Pure.
  */
 export function quantizeInt4(input: Model, options: Int4Options): QuantizeResult {
-  assertNotQuantized(input);
+  if (!options.allowQuantized) assertNotQuantized(input);
   checkBlockSize(options.blockSize);
   if (options.accuracyLevel !== undefined && ![0, 1, 2, 3, 4].includes(options.accuracyLevel)) {
     throw new QuantizeError(`accuracyLevel must be 0..4 (got ${String(options.accuracyLevel)})`);
