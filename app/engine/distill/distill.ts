@@ -191,7 +191,8 @@ export async function distill(o: DistillOptions, onEvent: (e: DistillEvent) => v
     temperature: cfg.temperature,
     alpha: cfg.alpha,
     seed: cfg.seed,
-    schedule: { kind: 'cosine', warmupSteps: 50, minFactor: 0.05 },
+    // Warm up for 50 steps, or a tenth of a short run.
+    schedule: { kind: 'cosine', warmupSteps: Math.min(50, Math.ceil((Math.floor(trainSplit.count / cfg.batchSize) * cfg.epochs) / 10)), minFactor: 0.05 },
     clipNorm: 5,
     device: cfg.device,
     threads: cfg.threads,

@@ -1,0 +1,65 @@
+// `distillery distill` end to end: real teacher, real data, real training, JSON per the contract.
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadModel } from '../../app/engine/onnx/io.js';
+import { openDatabase } from '../../app/store/index.js';
+import { runCli, SAMPLE_DATA, SAMPLE_TEACHER } from '../helpers/cli.js';
+
+describe('distillery distill', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'distillery-distill-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const db = join(dir, 'history.sqlite');
+
+  it('distils the sample teacher into an MLP and reports the contract fields', async () => {
+    const out = join(dir, 'student.onnx');
+    const r = await runCli(['distill', '--teacher', SAMPLE_TEACHER, '--data', SAMPLE_DATA, '--student', 'mlp:64', '--epochs', '2', '--limit', '3000', '--out', out, '--db', db, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.experimentId).toMatch(/^exp_/);
+    expect(j.device).toBe('cpu');
+    expect(j.student.path).toBe(out);
+    expect(j.student.parameters).toBe(784 * 64 + 64 + 64 * 10 + 10);
+    expect(j.student.sizeBytes).toBe(statSync(out).size);
+    expect(j.teacher.testAccuracy).toBeGreaterThan(0.85);
+    // A 2-epoch MLP on 2,160 images learns most of the task and follows its teacher.
+    expect(j.metrics.testAccuracy).toBeGreaterThan(0.7);
+    expect(j.metrics.agreement).toBeGreaterThan(0.7);
+    expect(j.metrics.samplesPerSecond).toBeGreaterThan(0);
+    expect(j.metrics.epochs).toHaveLength(2);
+    for (const e of j.metrics.epochs) for (const k of ['epoch', 'loss', 'valAccuracy', 'agreement', 'seconds']) expect(e).toHaveProperty(k);
+    expect(j.metrics.epochs[1].loss).toBeLessThan(j.metrics.epochs[0].loss);
+    // The exported student is an inference model: no training inputs or optimizer nodes.
+    const student = await loadModel(out);
+    expect(student.graph.inputs.map((i) => i.name)).toEqual(['input']);
+    expect(student.graph.nodes.map((n) => n.opType)).toEqual(['Flatten', 'Gemm', 'Relu', 'Gemm']);
+    // The run is in the history with its metrics.
+    const store = openDatabase(db, { readonly: true });
+    try {
+      const exp = store.experiments.get(j.experimentId);
+      expect(exp.status).toBe('succeeded');
+      expect(store.metrics.names(j.experimentId)).toContain('epoch/accuracy');
+    } finally {
+      store.close();
+    }
+  });
+
+  it('learns from the teacher alone with few labels (--labels-per-class, alpha 1)', async () => {
+    const r = await runCli(['distill', '--teacher', SAMPLE_TEACHER, '--data', SAMPLE_DATA, '--student', 'mlp:32', '--epochs', '3', '--limit', '3000', '--labels-per-class', '5', '--alpha', '1', '--out', join(dir, 's2.onnx'), '--db', db, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.data.labelled).toBe(50);
+    expect(j.metrics.agreement).toBeGreaterThan(0.6);
+  });
+
+  it('fails with one clear line for a bad template and for a missing teacher', async () => {
+    const bad = await runCli(['distill', '--teacher', SAMPLE_TEACHER, '--data', SAMPLE_DATA, '--student', 'cnn:8,x/3', '--out', join(dir, 'x.onnx'), '--db', db]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr.trim().split('\n').pop()).toMatch(/^distillery: student template 'cnn:8,x\/3': channel count 'x' must be a whole number/);
+    const missing = await runCli(['distill', '--teacher', join(dir, 'nope.onnx'), '--data', SAMPLE_DATA, '--out', join(dir, 'x.onnx'), '--db', db]);
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toMatch(/nope\.onnx: cannot read the teacher model \(ENOENT\)/);
+    expect(missing.stderr).not.toMatch(/\n\s+at /); // no stack trace
+  });
+});
