@@ -1,5 +1,6 @@
 // Lint: mostly TypeScript's own checks, plus the layering rules of DESIGN.md.
 import tseslint from 'typescript-eslint';
+import svelte from 'eslint-plugin-svelte';
 
 export default tseslint.config(
   { ignores: ['node_modules/', 'dist/', 'out/', '.cache/', 'renderer/dist/', 'resources/'] },
@@ -30,9 +31,14 @@ export default tseslint.config(
       ],
     },
   },
+  ...svelte.configs.base,
+  {
+    files: ['renderer/**/*.svelte', 'renderer/**/*.svelte.ts'],
+    languageOptions: { parserOptions: { parser: tseslint.parser, extraFileExtensions: ['.svelte'] } },
+  },
   {
     // The renderer talks to the back end only through the contract.
-    files: ['renderer/**/*.ts', 'renderer/**/*.svelte.ts'],
+    files: ['renderer/**/*.ts', 'renderer/**/*.svelte.ts', 'renderer/**/*.svelte'],
     rules: {
       'no-restricted-imports': ['error', {
         patterns: [

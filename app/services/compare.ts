@@ -3,6 +3,8 @@
 import type { BenchmarkResult, CompareResult, CompareRow, Experiment, Json } from '../contract/api.js';
 
 const MAX_DEPTH = 4;
+/** Bookkeeping keys that differ between any two runs and mean nothing to a reader. */
+const INTERNAL_KEYS = new Set(['jobParams', 'cacheDir', 'checkpointPath', 'checkpointEvery', 'resumeFrom', 'out']);
 const MAX_INLINE_JSON = 200;
 
 /** Flattens plain objects into dotted keys; short arrays become JSON strings, long ones are left out. */
@@ -22,7 +24,9 @@ export function flatten(value: unknown, prefix: string, out: Map<string, Json>, 
       if (s.length <= MAX_INLINE_JSON) out.set(prefix, s);
       return;
     }
-    for (const [k, v] of Object.entries(value as Record<string, unknown>)) flatten(v, prefix ? `${prefix}.${k}` : k, out, depth + 1);
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+      if (!INTERNAL_KEYS.has(k)) flatten(v, prefix ? `${prefix}.${k}` : k, out, depth + 1);
+    }
     return;
   }
   if (typeof value === 'number') out.set(prefix, Number.isFinite(value) ? value : null);

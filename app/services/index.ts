@@ -32,7 +32,7 @@ export interface ServicesOptions {
   dbPath?: string;
   /** Refuse every mutating method; open the history read-only. */
   readOnly?: boolean;
-  /** Folder with sample-data/ and sample-models/ (default: the project's resources/). */
+  /** Folder with sample-data/ and sample-teacher/ (default: the project's resources/). */
   resourcesDir?: string;
   /** Mark runs left 'running' by a crash as interrupted (default true; false for a browsing CLI). */
   recover?: boolean;
@@ -385,7 +385,7 @@ function describeFolder(dir: string): string {
   return '';
 }
 
-/** Bundled samples: resources/sample-data/<name>/ and resources/sample-models/*.onnx (or resources/*.onnx). */
+/** Bundled samples: resources/sample-data/<name>/ and resources/sample-teacher/*.onnx (or resources/*.onnx). */
 export function listSamples(resourcesDir: string): SampleList {
   const out: SampleList = { teachers: [], datasets: [] };
   const dataDir = join(resourcesDir, 'sample-data');
@@ -395,7 +395,7 @@ export function listSamples(resourcesDir: string): SampleList {
       if (statSync(p).isDirectory()) out.datasets.push({ name, path: p, description: describeFolder(p) });
     }
   }
-  for (const dir of [join(resourcesDir, 'sample-models'), resourcesDir]) {
+  for (const dir of [join(resourcesDir, 'sample-teacher'), join(resourcesDir, 'sample-models'), resourcesDir]) {
     if (!existsSync(dir)) continue;
     for (const name of readdirSync(dir).sort()) {
       if (!name.endsWith('.onnx')) continue;

@@ -7,7 +7,6 @@ import { opsetVersion, type Model } from '../../engine/onnx/ir.js';
 import {
   assertNotQuantized,
   convertFp16,
-  modelBytes,
   quantizeDynamic,
   quantizeInt4,
   quantizeStatic,

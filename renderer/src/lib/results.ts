@@ -1,0 +1,146 @@
+// Reads experiment summaries defensively (fields may be missing or shaped differently by kind)
+// and turns them into a before/after table, Pareto points and per-layer precision rows.
+import type { BenchmarkResult, Experiment, ExperimentDetail, MetricSeries } from '../../../app/contract/api.js';
+import { baseName } from './format.js';
+import type { ParetoPoint } from './pareto.js';
+
+/** First numeric value among dotted paths. */
+export function num(obj: unknown, ...paths: string[]): number | null {
+  for (const p of paths) {
+    let cur: unknown = obj;
+    for (const k of p.split('.')) cur = cur && typeof cur === 'object' ? (cur as Record<string, unknown>)[k] : undefined;
+    if (typeof cur === 'number' && Number.isFinite(cur)) return cur;
+  }
+  return null;
+}
+export function str(obj: unknown, ...paths: string[]): string | null {
+  for (const p of paths) {
+    let cur: unknown = obj;
+    for (const k of p.split('.')) cur = cur && typeof cur === 'object' ? (cur as Record<string, unknown>)[k] : undefined;
+    if (typeof cur === 'string') return cur;
+  }
+  return null;
+}
+
+export interface ModelFigures {
+  id: string;
+  label: string;
+  role: 'teacher' | 'student' | 'quantized' | 'model';
+  path: string | null;
+  experimentId: string | null;
+  accuracy: number | null;
+  agreement: number | null;
+  sizeBytes: number | null;
+  parameters: number | null;
+  latencyMs: number | null;
+}
+
+/** Headline accuracy of an experiment, whatever its kind. */
+export function headlineAccuracy(e: Experiment): number | null {
+  return num(e.summary, 'metrics.testAccuracy', 'testAccuracy', 'accuracy.after', 'accuracy', 'results.0.accuracy');
+}
+
+export function headlineSize(e: Experiment): number | null {
+  return num(e.summary, 'student.sizeBytes', 'sizeBytes.after', 'sizeBytes', 'results.0.sizeBytes');
+}
+
+/**
+ * The models an experiment (and its children) produced: teacher, student, quantized, each with
+ * what is known. Benchmarks of the experiment or its children fill in latency and size.
+ */
+export function modelsOf(detail: ExperimentDetail, children: ExperimentDetail[] = []): ModelFigures[] {
+  const e = detail.experiment;
+  const s = e.summary;
+  const out: ModelFigures[] = [];
+  const benches = [detail, ...children].flatMap((d) => d.benchmarks);
+  const bench = (path: string | null, ...names: string[]): BenchmarkResult | undefined =>
+    benches.find((b) => (path && (b.label === path || baseName(b.label) === baseName(path))) || names.includes(b.label));
+  if (e.kind === 'distill' || e.kind === 'demo') {
+    const teacherPath = str(e.config, 'teachers.0', 'teacher');
+    const tb = bench(teacherPath, 'teacher');
+    out.push({
+      id: `${e.id}:teacher`,
+      label: teacherPath ? `Teacher (${baseName(teacherPath)})` : 'Teacher',
+      role: 'teacher',
+      path: teacherPath,
+      experimentId: null,
+      accuracy: num(s, 'teacher.testAccuracy', 'teacher.accuracy') ?? tb?.accuracy ?? null,
+      agreement: 1,
+      sizeBytes: num(s, 'teacher.sizeBytes') ?? tb?.sizeBytes ?? null,
+      parameters: num(s, 'teacher.parameters'),
+      latencyMs: num(s, 'teacher.latencyMs.p50', 'teacher.latencyMs') ?? tb?.latencyMs.p50 ?? null,
+    });
+    const studentPath = str(s, 'student.path') ?? detail.artifacts.find((a) => a.role.startsWith('student'))?.path ?? null;
+    const sb = bench(detail.artifacts.find((a) => a.role.startsWith('student'))?.path ?? null) ?? bench(studentPath, 'student');
+    out.push({
+      id: `${e.id}:student`,
+      label: `Student (${str(e.config, 'student') ?? 'student'})`,
+      role: 'student',
+      path: detail.artifacts.find((a) => a.role.startsWith('student'))?.path ?? studentPath,
+      experimentId: e.id,
+      accuracy: num(s, 'metrics.testAccuracy', 'student.testAccuracy', 'student.accuracy') ?? sb?.accuracy ?? null,
+      agreement: num(s, 'metrics.agreement', 'student.agreement') ?? sb?.agreement ?? null,
+      sizeBytes: num(s, 'student.sizeBytes') ?? sb?.sizeBytes ?? null,
+      parameters: num(s, 'student.parameters'),
+      latencyMs: num(s, 'student.latencyMs.p50', 'student.latencyMs') ?? sb?.latencyMs.p50 ?? null,
+    });
+    if (e.kind === 'demo') {
+      const q = (s as { quantized?: unknown } | null)?.quantized;
+      if (q) out.push({ id: `${e.id}:quantized`, label: 'Quantized student', role: 'quantized', path: str(q, 'path'), experimentId: e.id, accuracy: num(q, 'accuracy'), agreement: num(q, 'agreement'), sizeBytes: num(q, 'sizeBytes'), parameters: null, latencyMs: num(q, 'latencyMs.p50') });
+    }
+  }
+  if (e.kind === 'quantize') {
+    const model = str(e.config, 'model');
+    out.push({ id: `${e.id}:before`, label: `Float model${model ? ` (${baseName(model)})` : ''}`, role: 'model', path: model, experimentId: e.parentId, accuracy: num(s, 'accuracy.before'), agreement: 1, sizeBytes: num(s, 'sizeBytes.before'), parameters: null, latencyMs: num(s, 'latencyMs.before') });
+  }
+  for (const c of [e.kind === 'quantize' ? detail : null, ...children].filter((x): x is ExperimentDetail => !!x && x.experiment.kind === 'quantize')) {
+    const cs = c.experiment.summary;
+    const qPath = str(cs, 'output') ?? c.artifacts.find((a) => a.role.startsWith('quantized'))?.path ?? null;
+    const qb = bench(c.artifacts.find((a) => a.role.startsWith('quantized'))?.path ?? null) ?? bench(qPath);
+    out.push({
+      id: `${c.experiment.id}:after`,
+      label: `Quantized (${str(cs, 'method') ?? str(c.experiment.config, 'method') ?? 'int8'})`,
+      role: 'quantized',
+      path: str(cs, 'output') ?? c.artifacts.find((a) => a.role.startsWith('quantized'))?.path ?? null,
+      experimentId: c.experiment.id,
+      accuracy: num(cs, 'accuracy.after') ?? qb?.accuracy ?? null,
+      agreement: num(cs, 'agreement') ?? qb?.agreement ?? null,
+      sizeBytes: num(cs, 'sizeBytes.after') ?? qb?.sizeBytes ?? null,
+      parameters: null,
+      latencyMs: num(cs, 'latencyMs.after') ?? qb?.latencyMs.p50 ?? null,
+    });
+  }
+  if (e.kind === 'bench') {
+    for (const b of detail.benchmarks) {
+      out.push({ id: `${e.id}:${b.id}`, label: baseName(b.label), role: 'model', path: b.label, experimentId: e.id, accuracy: b.accuracy, agreement: b.agreement, sizeBytes: b.sizeBytes, parameters: null, latencyMs: b.latencyMs.p50 });
+    }
+  }
+  return out;
+}
+
+export function paretoPoints(models: ModelFigures[]): ParetoPoint[] {
+  return models.map((m, i) => ({ id: m.id, label: m.label, accuracy: m.accuracy, latencyMs: m.latencyMs, sizeBytes: m.sizeBytes, reference: i === 0 }));
+}
+
+export interface LayerRow {
+  name: string;
+  op: string;
+  precision: string;
+}
+
+export function layerRows(summary: unknown): LayerRow[] {
+  const layers = (summary as { layers?: unknown } | null)?.layers;
+  if (!Array.isArray(layers)) return [];
+  return layers
+    .filter((l): l is Record<string, unknown> => !!l && typeof l === 'object')
+    .map((l) => ({ name: String(l.name ?? ''), op: String(l.op ?? l.opType ?? ''), precision: String(l.precision ?? '') }));
+}
+
+/** Loss / accuracy series for charts, matched by name. */
+export function seriesByName(metrics: MetricSeries[], ...names: string[]): MetricSeries | null {
+  for (const n of names) {
+    const s = metrics.find((m) => m.name === n);
+    if (s) return s;
+  }
+  return null;
+}
