@@ -57,7 +57,8 @@ check() {
   fi
   # The Vulkan loader must be found either in PREFIX or on the system.
   if ! ls "$PREFIX"/usr/lib/*/libvulkan.so.1 >/dev/null 2>&1 \
-     && ! ldconfig -p 2>/dev/null | grep -q 'libvulkan.so.1 '; then
+     && ! { ldconfig -p 2>/dev/null || /sbin/ldconfig -p 2>/dev/null; } | grep 'libvulkan.so.1 ' >/dev/null; then
+    # (grep without -q: with pipefail, -q's early exit would fail the pipeline through SIGPIPE)
     log "libvulkan.so.1 (Vulkan loader) not found"; return 2
   fi
   return 0

@@ -43,9 +43,29 @@ export class ExperimentRecorder {
   }
 
   succeed(summary: unknown): void {
+    this.backfillEpochs(summary);
     this.flush();
     this.store.experiments.update(this.id, { summary });
     this.store.experiments.setStatus(this.id, 'succeeded');
+  }
+
+  /**
+   * Writes every epoch of the final result again (the store replaces re-logged steps). An epoch
+   * whose live event was lost — the app killed between a checkpoint and recording it, then
+   * resumed — is filled in this way.
+   */
+  private backfillEpochs(summary: unknown): void {
+    const epochs = (summary as { metrics?: { epochs?: unknown } } | null)?.metrics?.epochs;
+    if (!Array.isArray(epochs)) return;
+    const names: Record<string, string> = { loss: 'loss', valAccuracy: 'accuracy', agreement: 'agreement', kl: 'kl', seconds: 'seconds' };
+    for (const e of epochs as Record<string, unknown>[]) {
+      const epoch = Number(e.epoch);
+      if (!Number.isInteger(epoch)) continue;
+      for (const [key, series] of Object.entries(names)) {
+        const v = e[key];
+        if (typeof v === 'number' && Number.isFinite(v)) this.pending.push({ series: `epoch/${series}`, step: epoch, value: v, epoch });
+      }
+    }
   }
 
   fail(err: unknown, status: 'failed' | 'cancelled' = 'failed'): void {
