@@ -73,6 +73,7 @@ describe('benchmarkModel', () => {
     expect(r.logits).toHaveLength(100 * 10);
     expect(r.environment).toMatchObject({ device: 'cpu', requestedDevice: 'cpu', threads: 1, spinning: false, fallbackReason: null });
     expect(r.environment.onnxruntime.version).toMatch(/^\d+\.\d+/);
+    expect(r.environment.distillery.version).toMatch(/^\d+\.\d+\.\d+/);
     expect(r.environment.cpu.model.length).toBeGreaterThan(0);
     expect(r.environment.cpu.logicalCores).toBeGreaterThan(0);
     expect(messages).toContain('latency at batch 1');

@@ -170,6 +170,7 @@ describe('runtimeInfo', () => {
     const info = runtimeInfo();
     const pkg = createRequire(import.meta.url)('onnxruntime-node/package.json') as { version: string };
     expect(info.onnxruntime.version).toBe(pkg.version);
+    expect(info.distillery.version).toBe((createRequire(import.meta.url)("../../package.json") as { version: string }).version);
     expect(info.onnxruntime.version).toMatch(/^\d+\.\d+\.\d+/);
     expect(info.onnxruntime.backends.map((b) => b.name)).toContain('cpu');
     expect(info.cpu.model.length).toBeGreaterThan(0);

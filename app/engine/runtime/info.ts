@@ -1,5 +1,6 @@
 // "The environment" stored with every benchmark result: ONNX Runtime version and backends,
 // CPU model and instruction-set flags, cores, memory, OS.
+import { distilleryVersion } from '../../version.js';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -26,6 +27,7 @@ export interface CpuFlags {
 }
 
 export interface RuntimeInfo {
+  distillery: { version: string };
   onnxruntime: { version: string; backends: Array<{ name: string; bundled: boolean }> };
   node: string;
   cpu: {
@@ -128,6 +130,7 @@ export function runtimeInfo(): RuntimeInfo {
   }
   const logical = cpus.length || os.availableParallelism();
   cached = {
+    distillery: { version: distilleryVersion() },
     onnxruntime: { version: ortVersion(), backends: supportedBackends() },
     node: process.versions.node,
     cpu: {
