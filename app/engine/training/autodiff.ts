@@ -39,6 +39,13 @@ export interface BackwardOptions {
   shape: (valueName: string) => GradShape;
   /** Known integer values (shape inputs etc.), if available. */
   constValue?: (valueName: string) => bigint[] | undefined;
+  /**
+   * How Conv weight gradients are built: 'conv' (default) correlates X with dY by a Conv;
+   * 'patches' gathers explicit patches (Slices + Concat) and uses a batched MatMul + ReduceSum
+   * where that applies (2-D, group 1, stride 1, dilation 1, patches of at most 32M elements),
+   * which is faster on ORT's CPU provider for small students.
+   */
+  convWeightGrad?: 'conv' | 'patches';
 }
 
 export { UnsupportedGradientError };
@@ -51,6 +58,8 @@ export interface GradContext {
   builder: GraphBuilder;
   opset: number;
   shape(valueName: string): GradShape;
+  /** BackwardOptions.convWeightGrad (default 'conv'). */
+  convWeightGrad: 'conv' | 'patches';
   /** Whether input i needs a gradient (a rule may skip work for the others). */
   needsGrad(inputIndex: number): boolean;
   /** Integer values of a value when known statically (initializer, Constant node, or constValue). */
@@ -235,6 +244,7 @@ function makeHelpers(o: BackwardOptions): Omit<GradContext, 'node' | 'gradOutput
   const scalarCache = new Map<string, string>();
   const h: Omit<GradContext, 'node' | 'gradOutputs' | 'needsGrad'> = {
     builder: b,
+    convWeightGrad: o.convWeightGrad ?? 'conv',
     opset,
     shape: (n) => o.shape(n),
     constInts: (n) => staticInts(o.graph, n, o.constValue)?.map((v) => Number(v)),

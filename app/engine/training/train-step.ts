@@ -6,8 +6,9 @@
 //                                                                     CE over labelled samples)
 //   dL/ds = α·T·(softmax(s/T) − p_teacher)/B + (1−α)·(softmax(s)·labelled − onehot(y))/n_labelled
 import { buildBackward, type GradShape } from './autodiff.js';
-import { GraphBuilder } from '../onnx/graph.js';
-import { DataType, type Model, type Tensor } from '../onnx/ir.js';
+import { GraphBuilder, pruneUnused } from '../onnx/graph.js';
+import { DataType, type Graph, type Model, type Tensor } from '../onnx/ir.js';
+import { lowerTrainingOps, rewriteForTraining } from './rewrite.js';
 
 export type OptimizerConfig =
   | { kind: 'adamw'; beta1: number; beta2: number; eps: number; weightDecay: number }
@@ -29,6 +30,11 @@ export interface TrainStepOptions {
   /** Names of the student's input and logits output (default: first input, first output). */
   inputName?: string;
   logitsName?: string;
+  /**
+   * Training rewrites (same results): ReLU behind 2x2 pools, the pool as Slices + Max, dW by
+   * patches. true = the default set, false = none, or choose each.
+   */
+  fast?: boolean | { pool?: boolean; reluSwap?: boolean; convPatches?: boolean };
 }
 
 export interface ParamSlot {
@@ -65,6 +71,9 @@ export function logSoftmax(b: GraphBuilder, x: string, opset: number): string {
   return b.op('Sub', [shifted, b.op('Log', [sum])]);
 }
 
+/** The rewrites `fast: true` applies (chosen by measurement, docs/BENCHMARKS.md). */
+export const DEFAULT_FAST = { pool: true, reluSwap: true, convPatches: true };
+
 export function buildTrainStep(o: TrainStepOptions): TrainStepGraph {
   const model = cloneModel(o.student);
   const g = model.graph;
@@ -98,6 +107,9 @@ export function buildTrainStep(o: TrainStepOptions): TrainStepGraph {
   g.outputs = [];
 
   const b = new GraphBuilder(g, 'train/');
+  const fastOpt = o.fast ?? true;
+  const fast = typeof fastOpt === 'object' ? fastOpt : fastOpt ? DEFAULT_FAST : { pool: false, reluSwap: false, convPatches: false };
+  const extraShapes = rewriteForTraining(g, o.shape, (base) => b.fresh(base), { pool: fast.pool ?? false, reluSwap: fast.reluSwap ?? false }).shapes;
   const teacherProbs = b.input('teacher_probs', DataType.FLOAT, [B, classes]);
   const labels = b.input('labels_onehot', DataType.FLOAT, [B, classes]);
   const scalar = (name: string) => b.input(name, DataType.FLOAT, []);
@@ -135,9 +147,18 @@ export function buildTrainStep(o: TrainStepOptions): TrainStepGraph {
 
   const shapeOf = (name: string): GradShape => {
     if (name === seed) return { elemType: DataType.FLOAT, dims: [B, classes] };
-    return o.shape(name);
+    return extraShapes.get(name) ?? o.shape(name);
   };
-  const grads = buildBackward({ graph: g, builder: b, opset, seeds: new Map([[logits, seed]]), wrt: trainable, shape: shapeOf });
+  const grads = buildBackward({
+    graph: g,
+    builder: b,
+    opset,
+    seeds: new Map([[logits, seed]]),
+    wrt: trainable,
+    shape: shapeOf,
+    convWeightGrad: fast.convPatches ? 'patches' : 'conv',
+  });
+  lowerTrainingOps(g, b);
 
   // Global-norm clipping; the norm is reported either way.
   const sqSums = trainable.map((p) => b.op('ReduceSum', [b.op('Mul', [grads.get(p)!, grads.get(p)!])], { keepdims: 0 }));
@@ -182,6 +203,8 @@ export function buildTrainStep(o: TrainStepOptions): TrainStepGraph {
     for (const s of p.state) b.output(s.output, DataType.FLOAT, p.dims);
   }
   for (const out of [loss, lossKd, lossCe, gradNorm]) b.output(out, DataType.FLOAT, []);
+  // Rules may leave values nobody reads (e.g. an interleave replaced by its pieces).
+  pruneUnused(g);
 
   return {
     model,
@@ -190,5 +213,126 @@ export function buildTrainStep(o: TrainStepOptions): TrainStepGraph {
     feeds: { teacherProbs, labels, lr, temperature, alpha, bc1, bc2 },
     outputs: { loss, lossKd, lossCe, gradNorm },
     classes,
+  };
+}
+
+export interface TrainLoopGraph {
+  /** K train steps in one ONNX Loop; K = the length of the stacked feeds (any K >= 1 per run). */
+  model: Model;
+  /** Outer input name of every param / optimizer-state input of the step graph. */
+  inputOf: Map<string, string>;
+  /** Outer output name (the value after the last step) of every param / state input. */
+  outputOf: Map<string, string>;
+  /**
+   * Stacked feeds: input [K, B, ...], teacherProbs / labels [K, B, classes], lr / bc1 / bc2 [K];
+   * temperature and alpha stay scalars.
+   */
+  feeds: { input: string; teacherProbs: string; labels: string; lr: string; bc1: string; bc2: string; temperature: string; alpha: string };
+  /** Per-step values, [K] each. */
+  outputs: { loss: string; lossKd: string; lossCe: string; gradNorm: string };
+}
+
+/**
+ * Wraps a train-step graph into an ONNX Loop running K steps per session.run: weights and
+ * optimizer state are loop-carried, the batch, teacher targets, labels and per-step lr / bias
+ * corrections are gathered from [K, ...] stacks by the iteration number, and the losses come out
+ * as scan outputs. The step graph becomes the Loop body unchanged (its inputs are renamed in the
+ * outer graph only). K is read from the length of the lr stack, so the last, shorter run of an
+ * epoch uses the same session.
+ */
+export function buildTrainLoop(step: TrainStepGraph): TrainLoopGraph {
+  const inner = cloneModel(step.model);
+  const body: Graph = inner.graph;
+  const stepInputs = new Map(body.inputs.map((i) => [i.name, i]));
+  const carried: string[] = [];
+  for (const p of step.params) {
+    carried.push(p.name);
+    for (const s of p.state) carried.push(s.input);
+  }
+  const carriedOut = new Map<string, string>();
+  for (const p of step.params) {
+    carriedOut.set(p.name, p.output);
+    for (const s of p.state) carriedOut.set(s.input, s.output);
+  }
+  const stacked: Array<[keyof TrainLoopGraph['feeds'], string]> = [
+    ['input', step.inputName],
+    ['teacherProbs', step.feeds.teacherProbs],
+    ['labels', step.feeds.labels],
+    ['lr', step.feeds.lr],
+    ['bc1', step.feeds.bc1],
+    ['bc2', step.feeds.bc2],
+  ];
+
+  const outer: Model = { ...inner, graph: { ...inner.graph, name: 'train_loop', nodes: [], initializers: [], sparseInitializers: [], inputs: [], outputs: [], valueInfo: [], quantizationAnnotation: [] } };
+  const ob = new GraphBuilder(outer.graph, 'loop/');
+  for (const name of [...body.inputs.map((i) => i.name), ...body.outputs.map((o) => o.name)]) ob.names.reserve(name);
+  for (const n of body.nodes) for (const o of n.outputs) if (o) ob.names.reserve(o);
+  for (const t of body.initializers) ob.names.reserve(t.name);
+  const inputOf = new Map<string, string>();
+  for (const name of carried) {
+    const info = stepInputs.get(name)!;
+    const outerName = ob.fresh(`in/${name}`);
+    outer.graph.inputs.push({ ...info, name: outerName });
+    inputOf.set(name, outerName);
+  }
+  const feeds = {} as TrainLoopGraph['feeds'];
+  const bb = new GraphBuilder(body, 'loop_body/');
+  for (const name of outer.graph.inputs.map((i) => i.name)) bb.names.reserve(name);
+  const iter = bb.fresh('iter');
+  const condIn = bb.fresh('cond_in');
+  const gathered: typeof body.nodes = [];
+  for (const [key, name] of stacked) {
+    const info = stepInputs.get(name)!;
+    const dims = info.type?.kind === 'tensor' && info.type.shape ? info.type.shape : [];
+    const stackName = ob.fresh(`steps/${name}`);
+    outer.graph.inputs.push({ name: stackName, type: { kind: 'tensor', elemType: DataType.FLOAT, shape: ['steps', ...dims] } });
+    feeds[key] = stackName;
+    gathered.push({ name: bb.fresh(`gather_${key}`), opType: 'Gather', domain: '', inputs: [stackName, iter], outputs: [name], attributes: [{ name: 'axis', type: 'int', value: 0n }] });
+  }
+  for (const key of ['temperature', 'alpha'] as const) {
+    const name = step.feeds[key];
+    outer.graph.inputs.push({ ...stepInputs.get(name)! });
+    feeds[key] = name;
+  }
+  const condOut = bb.fresh('cond_out');
+  body.nodes = [
+    ...gathered,
+    { name: bb.fresh('cond_identity'), opType: 'Identity', domain: '', inputs: [condIn], outputs: [condOut], attributes: [] },
+    ...body.nodes,
+  ];
+  body.inputs = [
+    { name: iter, type: { kind: 'tensor', elemType: DataType.INT64, shape: [] } },
+    { name: condIn, type: { kind: 'tensor', elemType: DataType.BOOL, shape: [] } },
+    ...carried.map((n) => stepInputs.get(n)!),
+  ];
+  const scans = [step.outputs.loss, step.outputs.lossKd, step.outputs.lossCe, step.outputs.gradNorm];
+  const outInfo = new Map(body.outputs.map((o) => [o.name, o]));
+  body.outputs = [
+    { name: condOut, type: { kind: 'tensor', elemType: DataType.BOOL, shape: [] } },
+    ...carried.map((n) => outInfo.get(carriedOut.get(n)!)!),
+    ...scans.map((n) => outInfo.get(n)!),
+  ];
+  body.name = 'train_step_body';
+
+  // Trip count = length of the lr stack.
+  const lrShape = ob.op('Shape', [feeds.lr]);
+  const trips = ob.op('Squeeze', [lrShape, ob.constInt64('axis0', [0])]);
+  const loopOuts = carried.map((n) => ob.fresh(`out/${n}`));
+  const scanOuts = ['loss', 'loss_kd', 'loss_ce', 'grad_norm'].map((n) => ob.fresh(n));
+  ob.opN('Loop', [trips, '', ...carried.map((n) => inputOf.get(n)!)], {}, { outputs: [...loopOuts, ...scanOuts], name: 'train_loop' });
+  outer.graph.nodes[outer.graph.nodes.length - 1]!.attributes.push({ name: 'body', type: 'graph', value: body });
+  const outputOf = new Map<string, string>();
+  carried.forEach((n, i) => {
+    const info = stepInputs.get(n)!;
+    ob.output(loopOuts[i]!, DataType.FLOAT, info.type?.kind === 'tensor' ? info.type.shape : null);
+    outputOf.set(n, loopOuts[i]!);
+  });
+  for (const s of scanOuts) ob.output(s, DataType.FLOAT, ['steps']);
+  return {
+    model: outer,
+    inputOf,
+    outputOf,
+    feeds,
+    outputs: { loss: scanOuts[0]!, lossKd: scanOuts[1]!, lossCe: scanOuts[2]!, gradNorm: scanOuts[3]! },
   };
 }

@@ -11,7 +11,8 @@ import { floatData, floatTensor } from '../onnx/tensor.js';
 import { createSession, type DeviceRequest } from '../runtime/index.js';
 import type { Device } from '../runtime/providers.js';
 import { probeShapes } from './shape-probe.js';
-import { buildTrainStep, cloneModel, type OptimizerConfig, type TrainStepGraph } from './train-step.js';
+import { buildTrainLoop, buildTrainStep, cloneModel, type OptimizerConfig, type TrainStepGraph } from './train-step.js';
+import type { Batch } from '../data/batches.js';
 import { learningRate, type LrSchedule } from './schedule.js';
 import { evaluateLogits, softTargets, type EvalMetrics } from './metrics.js';
 import { loadCheckpoint, saveCheckpoint, type Checkpoint } from './checkpoint.js';
@@ -36,6 +37,14 @@ export interface TrainConfig {
   checkpointPath?: string;
   /** Resume from this checkpoint file. */
   resumeFrom?: string;
+  /**
+   * Train steps fused into one session.run (an ONNX Loop over K stacked batches); default 8.
+   * 1 = one step per run. Results are the same either way (to float rounding); progress events
+   * still come once per step, cancellation and checkpoints are honoured between runs.
+   */
+  stepsPerRun?: number;
+  /** Use the training graph rewrites (faster pooling, dW by patches); default true. */
+  fast?: boolean;
 }
 
 export interface TrainData {
@@ -146,6 +155,7 @@ export async function train(
     optimizer: config.optimizer,
     clipNorm: config.clipNorm,
     inputName,
+    fast: config.fast ?? true,
     shape: (name) => {
       const s = shapes.get(name);
       if (!s) throw new TrainingError(`internal: no shape known for value '${name}'`);
@@ -156,7 +166,10 @@ export async function train(
     throw new TrainingError(`the student has ${step.classes} outputs but the data has ${data.classes} classes`);
   }
 
-  const created = await createSession(encodeModel(step.model), { device: config.device ?? 'cpu', threads: config.threads });
+  const stepsPerRun = config.stepsPerRun ?? 8;
+  if (!Number.isInteger(stepsPerRun) || stepsPerRun < 1) throw new TrainingError(`stepsPerRun must be a whole number >= 1, got ${stepsPerRun}`);
+  const loop = stepsPerRun > 1 ? buildTrainLoop(step) : null;
+  const created = await createSession(encodeModel(loop ? loop.model : step.model), { device: config.device ?? 'cpu', threads: config.threads });
   const evalCreated = await createSession(encodeModel(forwardWithWeightInputs(student, trainable)), {
     device: created.device,
     threads: config.threads,
@@ -224,57 +237,114 @@ export async function train(
     let lr = config.lr;
     const skip = globalStep - epoch * stepsPerEpoch; // batches of this epoch already done (resume)
     let index = 0;
+    // One session.run per group of up to stepsPerRun batches.
+    const runGroup = async (group: Batch[]): Promise<void> => {
+      const K = group.length;
+      const t0 = globalStep + 1;
+      const lrs = group.map((_, i) => learningRate(config.schedule ?? { kind: 'constant' }, config.lr, globalStep + i, totalSteps));
+      const bc1 = lrs.map((_, i) => (opt.kind === 'adamw' ? 1 - beta1 ** (t0 + i) : 1));
+      const bc2 = lrs.map((_, i) => (opt.kind === 'adamw' ? 1 - beta2 ** (t0 + i) : 1));
+      const per = sampleSize(sampleShape);
+      const xs = new Float32Array(K * batchSize * per);
+      const probs = new Float32Array(K * batchSize * classes);
+      const labels = new Float32Array(K * batchSize * classes);
+      group.forEach((batch, i) => {
+        xs.set(batch.x, i * batchSize * per);
+        if (data.teacherTrain.length) probs.set(softTargets(data.teacherTrain, batch.indices, classes, config.temperature), i * batchSize * classes);
+        labels.set(oneHot(batch.y, classes), i * batchSize * classes);
+      });
+      const feeds: Record<string, ort.Tensor> = {};
+      let losses: Float32Array;
+      let kds: Float32Array;
+      let ces: Float32Array;
+      if (loop) {
+        Object.assign(feeds, {
+          [loop.feeds.input]: tensor(xs, [K, batchSize, ...sampleShape]),
+          [loop.feeds.teacherProbs]: tensor(probs, [K, batchSize, classes]),
+          [loop.feeds.labels]: tensor(labels, [K, batchSize, classes]),
+          [loop.feeds.lr]: tensor(Float32Array.from(lrs), [K]),
+          [loop.feeds.bc1]: tensor(Float32Array.from(bc1), [K]),
+          [loop.feeds.bc2]: tensor(Float32Array.from(bc2), [K]),
+          [loop.feeds.temperature]: scalar(config.temperature),
+          [loop.feeds.alpha]: scalar(config.alpha),
+        });
+        for (const [k, v] of params) feeds[loop.inputOf.get(k)!] = v;
+        for (const [k, v] of state) feeds[loop.inputOf.get(k)!] = v;
+      } else {
+        Object.assign(feeds, {
+          [step.inputName]: tensor(xs, [batchSize, ...sampleShape]),
+          [step.feeds.teacherProbs]: tensor(probs, [batchSize, classes]),
+          [step.feeds.labels]: tensor(labels, [batchSize, classes]),
+          [step.feeds.lr]: scalar(lrs[0]!),
+          [step.feeds.temperature]: scalar(config.temperature),
+          [step.feeds.alpha]: scalar(config.alpha),
+          [step.feeds.bc1]: scalar(bc1[0]!),
+          [step.feeds.bc2]: scalar(bc2[0]!),
+        });
+        for (const [k, v] of params) feeds[k] = v;
+        for (const [k, v] of state) feeds[k] = v;
+      }
+      const out = await session.run(feeds);
+      if (loop) {
+        losses = out[loop.outputs.loss]!.data as Float32Array;
+        kds = out[loop.outputs.lossKd]!.data as Float32Array;
+        ces = out[loop.outputs.lossCe]!.data as Float32Array;
+      } else {
+        losses = out[step.outputs.loss]!.data as Float32Array;
+        kds = out[step.outputs.lossKd]!.data as Float32Array;
+        ces = out[step.outputs.lossCe]!.data as Float32Array;
+      }
+      const bad = losses.findIndex((l) => !Number.isFinite(l));
+      if (bad >= 0) {
+        // The weights before this run are still in params/state: that is what the checkpoint keeps.
+        if (config.checkpointPath) await saveCheckpoint(config.checkpointPath, snapshot());
+        throw new TrainingError(
+          `the loss became ${losses[bad]} at step ${t0 + bad} (epoch ${epoch + 1}); training stopped. Try a lower learning rate (now ${lrs[bad]}) or gradient clipping.` +
+            (config.checkpointPath ? ' The last good weights are in the checkpoint.' : ''),
+        );
+      }
+      const nextParams = new Map<string, ort.Tensor>();
+      for (const p of step.params) {
+        nextParams.set(p.name, out[loop ? loop.outputOf.get(p.name)! : p.output]!);
+        for (const s of p.state) state.set(s.input, out[loop ? loop.outputOf.get(s.input)! : s.output]!);
+      }
+      params = nextParams;
+      lr = lrs[K - 1]!;
+      for (let i = 0; i < K; i++) {
+        lossSum += losses[i]!;
+        kdSum += kds[i]!;
+        ceSum += ces[i]!;
+        count++;
+        globalStep++;
+        trainedSamples += batchSize;
+        const elapsed = (performance.now() - started) / 1000;
+        const sps = trainedSamples / Math.max(elapsed, 1e-9);
+        onEvent({ kind: 'step', epoch, step: globalStep, totalSteps, loss: losses[i]!, samplesPerSecond: sps, etaSeconds: ((totalSteps - globalStep) * batchSize) / sps });
+      }
+      if (config.checkpointPath && config.checkpointEvery && globalStep - lastCheckpointAt >= config.checkpointEvery) {
+        await saveCheckpoint(config.checkpointPath, snapshot());
+        lastCheckpointAt = globalStep;
+      }
+    };
+    let group: Batch[] = [];
     for (const batch of batches(data.train, batchSize, { shuffle: true, seed: deriveSeed(config.seed, `epoch${epoch}`), dropLast: true })) {
       if (index++ < skip) continue;
       if (signal?.aborted) {
         if (config.checkpointPath) await saveCheckpoint(config.checkpointPath, snapshot());
         throw new TrainingCancelled();
       }
-      lr = learningRate(config.schedule ?? { kind: 'constant' }, config.lr, globalStep, totalSteps);
-      const t = globalStep + 1;
-      const feeds: Record<string, ort.Tensor> = {
-        [step.inputName]: tensor(batch.x, [batchSize, ...sampleShape]),
-        [step.feeds.teacherProbs]: tensor(
-          data.teacherTrain.length ? softTargets(data.teacherTrain, batch.indices, classes, config.temperature) : new Float32Array(batchSize * classes),
-          [batchSize, classes],
-        ),
-        [step.feeds.labels]: tensor(oneHot(batch.y, classes), [batchSize, classes]),
-        [step.feeds.lr]: scalar(lr),
-        [step.feeds.temperature]: scalar(config.temperature),
-        [step.feeds.alpha]: scalar(config.alpha),
-        [step.feeds.bc1]: scalar(opt.kind === 'adamw' ? 1 - beta1 ** t : 1),
-        [step.feeds.bc2]: scalar(opt.kind === 'adamw' ? 1 - beta2 ** t : 1),
-      };
-      for (const [k, v] of params) feeds[k] = v;
-      for (const [k, v] of state) feeds[k] = v;
-      const out = await session.run(feeds);
-      const loss = (out[step.outputs.loss]!.data as Float32Array)[0]!;
-      if (!Number.isFinite(loss)) {
+      group.push(batch);
+      if (group.length === stepsPerRun) {
+        await runGroup(group);
+        group = [];
+      }
+    }
+    if (group.length) {
+      if (signal?.aborted) {
         if (config.checkpointPath) await saveCheckpoint(config.checkpointPath, snapshot());
-        throw new TrainingError(
-          `the loss became ${loss} at step ${t} (epoch ${epoch + 1}); training stopped. Try a lower learning rate (now ${lr}) or gradient clipping.` +
-            (config.checkpointPath ? ' The last good weights are in the checkpoint.' : ''),
-        );
+        throw new TrainingCancelled();
       }
-      const nextParams = new Map<string, ort.Tensor>();
-      for (const p of step.params) {
-        nextParams.set(p.name, out[p.output]!);
-        for (const s of p.state) state.set(s.input, out[s.output]!);
-      }
-      params = nextParams;
-      lossSum += loss;
-      kdSum += (out[step.outputs.lossKd]!.data as Float32Array)[0]!;
-      ceSum += (out[step.outputs.lossCe]!.data as Float32Array)[0]!;
-      count++;
-      globalStep++;
-      trainedSamples += batchSize;
-      const elapsed = (performance.now() - started) / 1000;
-      const sps = trainedSamples / Math.max(elapsed, 1e-9);
-      onEvent({ kind: 'step', epoch, step: globalStep, totalSteps, loss, samplesPerSecond: sps, etaSeconds: ((totalSteps - globalStep) * batchSize) / sps });
-      if (config.checkpointPath && config.checkpointEvery && globalStep - lastCheckpointAt >= config.checkpointEvery) {
-        await saveCheckpoint(config.checkpointPath, snapshot());
-        lastCheckpointAt = globalStep;
-      }
+      await runGroup(group);
     }
 
     weights = new Map([...params].map(([k, t]) => [k, Float32Array.from(t.data as Float32Array)]));

@@ -4,7 +4,7 @@ import { attrInt, attrInts, attrString } from '../../onnx/attributes.js';
 import type { Node } from '../../onnx/ir.js';
 import type { GradContext, GradientRule } from '../autodiff.js';
 import { UnsupportedGradientError } from './errors.js';
-import { range } from './util.js';
+import { interleavedPieces, range } from './util.js';
 
 interface Window {
   kernel: number[];
@@ -80,6 +80,15 @@ const conv: GradientRule = (c: GradContext) => {
   const group = attrInt(c.node, 'group', 1);
   const out: (string | null)[] = [null, null, null];
 
+  // dY interleaved from pooled pieces (2x2 pool right after this Conv) and no dX needed (first
+  // layer): dW and dB straight from the pieces, the full-resolution dY is never built.
+  const pieces = c.convWeightGrad === 'patches' && !c.needsGrad(0) ? interleavedPieces(c.builder, dy) : undefined;
+  if (pieces && c.needsGrad(1) && piecesApply(xDims, yDims, kernel, win, group)) {
+    out[1] = weightGradFromPieces(c, x, pieces, xDims, yDims, kernel, win);
+    if (bias && c.needsGrad(2)) out[2] = c.op('Sum', pieces.map((g) => c.reduceSum(g, [0, 2, 3], false)));
+    return out;
+  }
+
   if (bias && c.needsGrad(2)) out[2] = c.reduceSum(dy, [0, ...range(sp, 2)], false);
 
   if (c.needsGrad(0)) {
@@ -90,7 +99,9 @@ const conv: GradientRule = (c: GradContext) => {
     });
   }
 
-  if (c.needsGrad(1)) {
+  if (c.needsGrad(1) && c.convWeightGrad === 'patches' && patchesApply(xDims, yDims, kernel, win, group)) {
+    out[1] = weightGradByPatches(c, x, dy, xDims, yDims, kernel, win);
+  } else if (c.needsGrad(1)) {
     // dW by the "Conv trick": correlate X with dY, batch as the channel axis. Groups go into the
     // channel axis of the trick's input: Xr [Cg, g·N, ..] and dY^T [M, N, ..] with group=g.
     const [N, C] = xDims as [number, number];
@@ -122,6 +133,100 @@ const conv: GradientRule = (c: GradContext) => {
   }
   return out;
 };
+
+/** Stride 1, group 1, 2-D; output = pooled input size × 2; padded input even and large enough. */
+function piecesApply(xDims: number[], yDims: number[], kernel: number[], w: Window, group: number): boolean {
+  if (xDims.length !== 4 || group !== 1) return false;
+  if (w.strides.some((s) => s !== 1) || w.dilations.some((d) => d !== 1)) return false;
+  for (let i = 0; i < 2; i++) {
+    const padded = xDims[2 + i]! + w.padsBegin[i]! + w.padsEnd[i]!;
+    if (padded % 2 !== 0 || yDims[2 + i]! % 2 !== 0) return false;
+    if ((kernel[i]! >> 1) + yDims[2 + i]! / 2 > padded / 2) return false;
+  }
+  const [N, C] = xDims as [number, number];
+  return N * C * kernel[0]! * kernel[1]! * yDims[2]! * yDims[3]! <= MAX_PATCH_ELEMENTS;
+}
+
+/**
+ * dW from the four pooled pieces g_ab of dY: dW[m,c,i,j] = Σ_ab Σ_n,u,v g_ab[n,m,u,v] ·
+ * Xpad[n, c, 2u + a + i, 2v + b + j]. With S = SpaceToDepth(Xpad, 2), every such patch is a plain
+ * (unstrided) Slice of S: channel block ((a+i)%2, (b+j)%2), offset ((a+i)>>1, (b+j)>>1).
+ */
+function weightGradFromPieces(c: GradContext, x: string, pieces: string[], xDims: number[], yDims: number[], kernel: number[], w: Window): string {
+  const [N, C] = xDims as [number, number];
+  const M = yDims[1]!;
+  const [h, wd] = [yDims[2]! / 2, yDims[3]! / 2];
+  const [kh, kw] = kernel as [number, number];
+  const padded = w.padsBegin.some((p) => p !== 0) || w.padsEnd.some((p) => p !== 0);
+  const xp = padded
+    ? c.op('Pad', [x, c.int64([0, 0, w.padsBegin[0]!, w.padsBegin[1]!, 0, 0, w.padsEnd[0]!, w.padsEnd[1]!])])
+    : x;
+  const s2d = c.op('SpaceToDepth', [xp], { blocksize: 2 });
+  const axes = c.int64([1, 2, 3]);
+  const perPiece: string[] = [];
+  pieces.forEach((g, k) => {
+    const [a, b] = [k >> 1, k & 1];
+    const cols: string[] = [];
+    for (let i = 0; i < kh; i++) {
+      for (let j = 0; j < kw; j++) {
+        const [oy, ox] = [a + i, b + j];
+        const ch = ((oy % 2) * 2 + (ox % 2)) * C;
+        cols.push(c.op('Slice', [s2d, c.int64([ch, oy >> 1, ox >> 1]), c.int64([ch + C, (oy >> 1) + h, (ox >> 1) + wd]), axes]));
+      }
+    }
+    const stacked = cols.length === 1 ? cols[0]! : c.op('Concat', cols, { axis: 1 });
+    const patches = c.reshape(stacked, [N, kh * kw * C, h * wd]);
+    perPiece.push(c.op('MatMul', [c.reshape(g, [N, M, h * wd]), c.transpose(patches, [0, 2, 1])]));
+  });
+  const summed = c.op('Sum', perPiece);
+  return kernelMajorToOihw(c, c.reduceSum(summed, [0], false), M, C, kh, kw);
+}
+
+/** [M, (i·kw + j)·C + c] → [M, C, kh, kw]. */
+function kernelMajorToOihw(c: GradContext, dw: string, M: number, C: number, kh: number, kw: number): string {
+  const r = c.reshape(dw, [M, kh, kw, C]);
+  return C === 1 ? c.reshape(r, [M, 1, kh, kw]) : c.transpose(r, [0, 3, 1, 2]);
+}
+
+/** Patch elements allowed for the patches form of dW (128 MB of float32). */
+const MAX_PATCH_ELEMENTS = 1 << 25;
+
+function patchesApply(xDims: number[], yDims: number[], kernel: number[], w: Window, group: number): boolean {
+  if (xDims.length !== 4 || group !== 1) return false;
+  if (w.strides.some((s) => s !== 1) || w.dilations.some((d) => d !== 1)) return false;
+  const [N, C] = xDims as [number, number];
+  const elements = N * C * kernel[0]! * kernel[1]! * yDims[2]! * yDims[3]!;
+  return elements <= MAX_PATCH_ELEMENTS;
+}
+
+/**
+ * dW[m, c, i, j] = Σ_n Σ_p dY[n, m, p] · Xpad[n, c, p + (i, j)] with explicit patches:
+ * P[n, (i·kw + j)·C + c, p] from kh·kw Slices of the padded X (Concat on channels), then one
+ * batched MatMul dY[n] · P[n]ᵀ and a ReduceSum over the batch. Stride 1, dilation 1, group 1.
+ */
+function weightGradByPatches(c: GradContext, x: string, dy: string, xDims: number[], yDims: number[], kernel: number[], w: Window): string {
+  const [N, C] = xDims as [number, number];
+  const M = yDims[1]!;
+  const [Ho, Wo] = [yDims[2]!, yDims[3]!];
+  const [kh, kw] = kernel as [number, number];
+  const padded = w.padsBegin.some((p) => p !== 0) || w.padsEnd.some((p) => p !== 0);
+  const xp = padded
+    ? c.op('Pad', [x, c.int64([0, 0, w.padsBegin[0]!, w.padsBegin[1]!, 0, 0, w.padsEnd[0]!, w.padsEnd[1]!])])
+    : x;
+  const pieces: string[] = [];
+  const axes = c.int64([2, 3]);
+  for (let i = 0; i < kh; i++) {
+    for (let j = 0; j < kw; j++) {
+      pieces.push(c.op('Slice', [xp, c.int64([i, j]), c.int64([i + Ho, j + Wo]), axes]));
+    }
+  }
+  // Concat on the channel axis (large contiguous blocks): patch row (i·kw + j)·C + c.
+  const stacked = pieces.length === 1 ? pieces[0]! : c.op('Concat', pieces, { axis: 1 });
+  const patches = c.reshape(stacked, [N, kh * kw * C, Ho * Wo]);
+  const dyr = c.reshape(dy, [N, M, Ho * Wo]);
+  const perSample = c.op('MatMul', [dyr, c.transpose(patches, [0, 2, 1])]);
+  return kernelMajorToOihw(c, c.reduceSum(perSample, [0], false), M, C, kh, kw);
+}
 
 /**
  * MaxPool: ScatterElements(zeros[N·C·H·W], Indices, dY, reduction='add'). Indices are flat

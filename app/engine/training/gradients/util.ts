@@ -97,3 +97,21 @@ export function invertPerm(perm: readonly number[]): number[] {
   perm.forEach((p, i) => (inv[p] = i));
   return inv;
 }
+
+/**
+ * Gradients that a rule produced by interleaving pooled-resolution pieces (the 2x2 pool rule of
+ * training/rewrite.ts): full-resolution gradient name → its four pieces [N, C, H/2, W/2] for
+ * window positions (0,0), (0,1), (1,0), (1,1). A consumer's rule (Conv dW) may use the pieces and
+ * skip the interleave; the unused interleave is then pruned. Keyed per graph builder.
+ */
+const interleaved = new WeakMap<object, Map<string, string[]>>();
+
+export function recordInterleaved(builder: object, full: string, pieces: string[]): void {
+  let m = interleaved.get(builder);
+  if (!m) interleaved.set(builder, (m = new Map()));
+  m.set(full, pieces);
+}
+
+export function interleavedPieces(builder: object, full: string): string[] | undefined {
+  return interleaved.get(builder)?.get(full);
+}

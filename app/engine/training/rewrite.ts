@@ -1,0 +1,155 @@
+// Training-only rewrites of the student's forward graph (the exported inference model is never
+// touched: buildTrainStep works on a copy, and the trainer exports the ORIGINAL graph with the
+// trained weights).
+//
+//  1. Relu → MaxPool(2x2, stride 2)  becomes  MaxPool → Relu. Exact: max commutes with the
+//     monotone ReLU. The ReLU (forward and gradient) then runs at pooled resolution, 4x fewer
+//     elements, and its gradient mask is applied before the routing.
+//  2. MaxPool 2x2 / stride 2 (no padding, even H and W) gets a gradient without the Indices
+//     output (ORT's MaxPool with Indices, plus ScatterElements, is slow): each window's gradient
+//     goes to exactly ONE input, the first of the four positions (row-major) equal to the max,
+//     found with three strided 1x1 / 1x2 / 2x1 MaxPools. Flat image backgrounds make windows
+//     tie; a "compare with the max" gradient would count ties several times (ENGINE-NOTES G).
+//     The four pieces go back to full resolution with one Concat + DepthToSpace.
+//     (Four strided Slices + Max for the forward were measured too: slower than MaxPool here.)
+//
+// Between rewriteForTraining and lowerTrainingOps the pool is a private node
+// (TRAINING_DOMAIN.MaxPool2x2) that only the autodiff sees; lowerTrainingOps replaces it with
+// standard ops after the backward pass has been built.
+import { attrInt, attrInts, attrString } from '../onnx/attributes.js';
+import { consumers, producers, type GraphBuilder } from '../onnx/graph.js';
+import type { Graph, Node } from '../onnx/ir.js';
+import { registerGradient, type GradContext, type GradShape } from './autodiff.js';
+import { recordInterleaved } from './gradients/util.js';
+
+export const TRAINING_DOMAIN = 'ai.distillery.training';
+const POOL = 'MaxPool2x2';
+
+function isPool2x2(n: Node, shape: (v: string) => GradShape): boolean {
+  if (n.opType !== 'MaxPool' || (n.domain !== '' && n.domain !== 'ai.onnx')) return false;
+  if (n.outputs.length > 1 && n.outputs[1]) return false; // Indices are used
+  const k = attrInts(n, 'kernel_shape', []);
+  const s = attrInts(n, 'strides', [1, 1]);
+  const d = attrInts(n, 'dilations', [1, 1]);
+  const pads = attrInts(n, 'pads', [0, 0, 0, 0]);
+  const autoPad = attrString(n, 'auto_pad', 'NOTSET');
+  if (k.length !== 2 || k[0] !== 2 || k[1] !== 2 || s[0] !== 2 || s[1] !== 2) return false;
+  if (d.some((v) => v !== 1) || pads.some((v) => v !== 0)) return false;
+  if (autoPad !== 'NOTSET' && autoPad !== 'VALID') return false;
+  if (attrInt(n, 'storage_order', 0) !== 0) return false;
+  let dims: number[];
+  try {
+    dims = shape(n.inputs[0]!).dims;
+  } catch {
+    return false;
+  }
+  return dims.length === 4 && dims[2]! % 2 === 0 && dims[3]! % 2 === 0;
+}
+
+export interface TrainingRewrite {
+  /** Shapes of values the rewrite introduced. */
+  shapes: Map<string, GradShape>;
+  pools: number;
+  reluSwaps: number;
+}
+
+export interface RewriteOptions {
+  /** MaxPool 2x2 → Slices + Max with the tie-safe gradient (default true). */
+  pool?: boolean;
+  /** Relu → MaxPool 2x2 ⇒ MaxPool → Relu (default true). */
+  reluSwap?: boolean;
+}
+
+/** Rewrites the (copied) training graph in place; see the file comment. */
+export function rewriteForTraining(
+  graph: Graph,
+  shape: (v: string) => GradShape,
+  fresh: (base: string) => string,
+  options: RewriteOptions = {},
+): TrainingRewrite {
+  const doPool = options.pool ?? true;
+  const doSwap = options.reluSwap ?? true;
+  const shapes = new Map<string, GradShape>();
+  const outputs = new Set(graph.outputs.map((o) => o.name));
+  let pools = 0;
+  let reluSwaps = 0;
+  const readers = consumers(graph);
+  const made = producers(graph);
+  for (const pool of [...graph.nodes]) {
+    if (!isPool2x2(pool, shape)) continue;
+    const x = pool.inputs[0]!;
+    const y = pool.outputs[0]!;
+    if (doPool) {
+      pool.domain = TRAINING_DOMAIN;
+      pool.opType = POOL;
+      pool.attributes = [];
+      pool.outputs = [y];
+      pools++;
+    }
+    const relu = made.get(x);
+    if (doSwap && relu && relu.opType === 'Relu' && (relu.domain === '' || relu.domain === 'ai.onnx') && !outputs.has(x) && (readers.get(x)?.length ?? 0) === 1) {
+      // Relu(a) → x → pool → y   ⇒   pool(a) → p → Relu → y
+      const a = relu.inputs[0]!;
+      const p = fresh(`${y}_prerelu`);
+      pool.inputs = [a];
+      pool.outputs = doPool ? [p] : [p, ...pool.outputs.slice(1)];
+      relu.inputs = [p];
+      relu.outputs = [y];
+      shapes.set(p, shape(y));
+      // The Relu now runs after the pool: move it right behind it.
+      graph.nodes.splice(graph.nodes.indexOf(relu), 1);
+      graph.nodes.splice(graph.nodes.indexOf(pool) + 1, 0, relu);
+      reluSwaps++;
+    }
+  }
+  return { shapes, pools, reluSwaps };
+}
+
+/** Replaces the private training nodes by standard ops (after buildBackward). */
+export function lowerTrainingOps(graph: Graph, b: GraphBuilder): void {
+  void b;
+  for (const n of graph.nodes) {
+    if (n.domain !== TRAINING_DOMAIN) continue;
+    if (n.opType !== POOL) throw new Error(`internal: unknown training op ${n.opType}`);
+    // The forward stays ORT's MaxPool (fast without the Indices output).
+    n.domain = '';
+    n.opType = 'MaxPool';
+    n.attributes = [
+      { name: 'kernel_shape', type: 'ints', value: [2n, 2n] },
+      { name: 'strides', type: 'ints', value: [2n, 2n] },
+    ];
+  }
+}
+
+/**
+ * Tie-safe gradient of the 2x2 pool: the window's gradient goes to its FIRST maximal position
+ * (row-major: (0,0), (0,1), (1,0), (1,1)). Three cheap strided pools locate it without Indices:
+ *   x00 = MaxPool 1x1/2, top = MaxPool 1x2/2 = max(x00, x01), left = MaxPool 2x1/2 = max(x00, x10);
+ *   first = (0,0) if x00 = y; else (0,1) if top = y; else (1,0) if left = y; else (1,1).
+ */
+function poolGradient(c: GradContext): (string | null)[] {
+  const dy = c.gradOutputs[0]!;
+  const x = c.node.inputs[0]!;
+  const y = c.node.outputs[0]!;
+  const t = c.shape(y).elemType;
+  const zero = c.scalar(0, t);
+  const pool = (kernel: number[]) => c.op('MaxPool', [x], { kernel_shape: kernel, strides: [2, 2] });
+  const probes = [pool([1, 1]), pool([1, 2]), pool([2, 1])];
+  const grads: string[] = [];
+  let rest = dy;
+  for (const probe of probes) {
+    const hit = c.op('Equal', [probe, y]);
+    grads.push(c.op('Where', [hit, rest, zero]));
+    rest = c.op('Where', [hit, zero, rest]);
+  }
+  grads.push(rest);
+  // grads[k] holds window position (k >> 1, k & 1); DepthToSpace (DCR) interleaves them back
+  // (measured: as fast as nearest-Resize of dY and of the position code + Equal + Where):
+  // out[n, c, 2i + a, 2j + b] = in[n, (2a + b)·C + c, i, j].
+  const stacked = c.op('Concat', grads, { axis: 1 });
+  const full = c.op('DepthToSpace', [stacked], { blocksize: 2, mode: 'DCR' });
+  recordInterleaved(c.builder, full, grads);
+  return [full];
+}
+
+registerGradient(`${TRAINING_DOMAIN}.${POOL}`, poolGradient);

@@ -1,0 +1,155 @@
+// Training rewrites (app/engine/training/rewrite.ts) and the patches form of the Conv weight
+// gradient: exact routing on real images (ties!) and agreement with the FD-tested plain rules.
+import * as ort from 'onnxruntime-node';
+import { describe, expect, it } from 'vitest';
+import { GraphBuilder } from '../../app/engine/onnx/graph.js';
+import { DataType, emptyModel, type Model } from '../../app/engine/onnx/ir.js';
+import { buildBackward, type GradShape } from '../../app/engine/training/autodiff.js';
+import { lowerTrainingOps, rewriteForTraining } from '../../app/engine/training/rewrite.js';
+import { probeShapes } from '../../app/engine/training/shape-probe.js';
+import { fashionMnist, normal, rng, session } from '../helpers/finite-diff.js';
+
+/** X → [Relu] → MaxPool 2x2/2 → Y; returns dX for a random positive dY, with or without the rewrites. */
+async function poolGrad(images: Float32Array, n: number, withRelu: boolean, rewrite: boolean) {
+  const m = emptyModel(17);
+  const b = new GraphBuilder(m.graph);
+  b.input('X', DataType.FLOAT, [n, 1, 28, 28]);
+  const a = withRelu ? b.op('Relu', ['X']) : 'X';
+  const y = b.op('MaxPool', [a], { kernel_shape: [2, 2], strides: [2, 2] });
+  m.graph.outputs = [{ name: y, type: null }];
+  const xT = new ort.Tensor('float32', images, [n, 1, 28, 28]);
+  const shapes = await probeShapes(m, { X: xT });
+  let shape = (v: string): GradShape => shapes.get(v)!;
+  if (rewrite) {
+    const r = rewriteForTraining(m.graph, shape, (base) => b.fresh(base));
+    expect(r.pools).toBe(1);
+    expect(r.reluSwaps).toBe(withRelu ? 1 : 0);
+    const base = shape;
+    shape = (v) => r.shapes.get(v) ?? base(v);
+  }
+  b.input('dY', DataType.FLOAT, [n, 1, 14, 14]);
+  const grads = buildBackward({ graph: m.graph, builder: b, opset: 17, seeds: new Map([[y, 'dY']]), wrt: ['X'], shape });
+  if (rewrite) lowerTrainingOps(m.graph, b);
+  m.graph.outputs = [{ name: y, type: null }, { name: grads.get('X')!, type: null }];
+  const g = rng(9);
+  const dY = Float32Array.from({ length: n * 196 }, () => 0.5 + g());
+  const out = await (await session(m)).run({ X: xT, dY: new ort.Tensor('float32', dY, [n, 1, 14, 14]) });
+  return { y: out[y]!.data as Float32Array, dX: out[grads.get('X')!]!.data as Float32Array, dY };
+}
+
+/** Reference: each window's dY goes to its first (row-major) maximum; times ReLU'(max) when withRelu. */
+function reference(images: Float32Array, n: number, dY: Float32Array, withRelu: boolean): { y: Float32Array; dX: Float32Array; ties: number } {
+  const dX = new Float32Array(n * 784);
+  const y = new Float32Array(n * 196);
+  let ties = 0;
+  for (let img = 0; img < n; img++) {
+    for (let oy = 0; oy < 14; oy++) {
+      for (let ox = 0; ox < 14; ox++) {
+        const pos = [0, 1, 2, 3].map((k) => img * 784 + (2 * oy + (k >> 1)) * 28 + 2 * ox + (k & 1));
+        const vals = pos.map((p) => images[p]!);
+        const mx = Math.max(...vals);
+        if (vals.filter((v) => v === mx).length > 1) ties++;
+        const o = img * 196 + oy * 14 + ox;
+        y[o] = withRelu ? Math.max(mx, 0) : mx;
+        if (!withRelu || mx > 0) dX[pos[vals.indexOf(mx)]!] = dY[o]!;
+      }
+    }
+  }
+  return { y, dX, ties };
+}
+
+describe('MaxPool 2x2 rewrite (tie-safe gradient without Indices) on real Fashion-MNIST images', () => {
+  const n = 4;
+  it('without ReLU: every window routes its gradient to exactly one maximum (flat backgrounds tie)', async () => {
+    const { images } = fashionMnist(n, 20);
+    const ref = reference(images, n, new Float32Array(0), false);
+    expect(ref.ties).toBeGreaterThan(100);
+    const got = await poolGrad(images, n, false, true);
+    const want = reference(images, n, got.dY, false);
+    expect(Array.from(got.y)).toEqual(Array.from(want.y));
+    expect(Array.from(got.dX)).toEqual(Array.from(want.dX));
+    // Same as the generic MaxPool rule (ScatterElements over ORT's Indices).
+    const plain = await poolGrad(images, n, false, false);
+    expect(Array.from(got.dX)).toEqual(Array.from(plain.dX));
+  });
+
+  it('ReLU moved behind the pool: same output and gradient as Relu → MaxPool, ties at positive values too', async () => {
+    const { images } = fashionMnist(n, 40);
+    // Shift so that windows straddle zero; quantise so that positive values tie as well.
+    const shifted = images.map((v) => Math.round((v - 0.3) * 8) / 8);
+    const got = await poolGrad(shifted, n, true, true);
+    const want = reference(shifted, n, got.dY, true);
+    expect(want.ties).toBeGreaterThan(200);
+    // (+ 0: ORT's Relu keeps the sign of -0, which the reference does not; the values are equal.)
+    expect(Array.from(got.y, (v) => v + 0)).toEqual(Array.from(want.y));
+    expect(Array.from(got.dX)).toEqual(Array.from(want.dX));
+    const plain = await poolGrad(shifted, n, true, false);
+    expect(Array.from(got.dX)).toEqual(Array.from(plain.dX));
+  });
+
+  it('leaves pools it cannot handle alone (odd size, overlapping, padded)', async () => {
+    for (const [dims, attrs] of [
+      [[1, 2, 7, 7], { kernel_shape: [2, 2], strides: [2, 2] }],
+      [[1, 2, 8, 8], { kernel_shape: [3, 3], strides: [2, 2] }],
+      [[1, 2, 8, 8], { kernel_shape: [2, 2], strides: [2, 2], pads: [1, 1, 1, 1] }],
+    ] as Array<[number[], Record<string, number[]>]>) {
+      const m = emptyModel(17);
+      const b = new GraphBuilder(m.graph);
+      b.input('X', DataType.FLOAT, dims);
+      b.op('MaxPool', ['X'], attrs);
+      const r = rewriteForTraining(m.graph, () => ({ elemType: DataType.FLOAT, dims }), (s) => b.fresh(s));
+      expect(r.pools).toBe(0);
+      expect(m.graph.nodes[0]!.opType).toBe('MaxPool');
+    }
+  });
+});
+
+describe("Conv dW by patches equals the plain rule's dW (dX unchanged)", () => {
+  const cases: Array<[string, number[], number[], Record<string, number[] | number | string>]> = [
+    ['3x3 pad 1 (student conv1)', [8, 1, 28, 28], [8, 1, 3, 3], { pads: [1, 1, 1, 1] }],
+    ['3x3 pad 1 (student conv2)', [8, 8, 14, 14], [16, 8, 3, 3], { pads: [1, 1, 1, 1] }],
+    ['3x3 no pad', [2, 3, 6, 6], [4, 3, 3, 3], {}],
+    ['2x4 kernel asymmetric pads', [2, 2, 9, 10], [3, 2, 2, 4], { pads: [0, 1, 2, 0] }],
+    ['1x1', [2, 5, 4, 4], [3, 5, 1, 1], {}],
+    ['SAME_UPPER', [1, 2, 7, 7], [2, 2, 3, 3], { auto_pad: 'SAME_UPPER' }],
+    ['5x5 pad 2 with bias-free 2 channels', [2, 2, 8, 8], [3, 2, 5, 5], { pads: [2, 2, 2, 2] }],
+    ['stride 2 (falls back to the plain rules)', [2, 2, 8, 8], [3, 2, 3, 3], { strides: [2, 2], pads: [1, 1, 1, 1] }],
+  ];
+  for (const [name, xd, wd, attrs] of cases) {
+    it(name, async () => {
+      const grads: Float32Array[] = [];
+      const dxs: Float32Array[] = [];
+      for (const mode of ['conv', 'patches'] as const) {
+        const m: Model = emptyModel(17);
+        const b = new GraphBuilder(m.graph);
+        b.input('X', DataType.FLOAT, xd);
+        b.input('W', DataType.FLOAT, wd);
+        const y = b.op('Conv', ['X', 'W'], attrs);
+        m.graph.outputs = [{ name: y, type: null }];
+        const g = rng(5);
+        const feeds = {
+          X: new ort.Tensor('float32', Float32Array.from({ length: xd.reduce((p, d) => p * d, 1) }, () => normal(g)), xd),
+          W: new ort.Tensor('float32', Float32Array.from({ length: wd.reduce((p, d) => p * d, 1) }, () => normal(g)), wd),
+        };
+        const shapes = await probeShapes(m, feeds);
+        const yd = shapes.get(y)!.dims;
+        b.input('dY', DataType.FLOAT, yd);
+        const out = buildBackward({
+          graph: m.graph, builder: b, opset: 17, seeds: new Map([[y, 'dY']]), wrt: ['W', 'X'],
+          shape: (v) => shapes.get(v)!, convWeightGrad: mode,
+        });
+        if (mode === 'patches' && !('strides' in attrs)) expect(m.graph.nodes.some((n) => n.opType === 'MatMul')).toBe(true);
+        m.graph.outputs = [{ name: out.get('W')!, type: null }, { name: out.get('X')!, type: null }];
+        const dY = new ort.Tensor('float32', Float32Array.from({ length: yd.reduce((p, d) => p * d, 1) }, () => normal(g)), yd);
+        const r = await (await session(m)).run({ ...feeds, dY });
+        grads.push(r[out.get('W')!]!.data as Float32Array);
+        dxs.push(r[out.get('X')!]!.data as Float32Array);
+      }
+      const dxScale = Math.max(...dxs[0]!.map(Math.abs));
+      expect(Math.max(...dxs[0]!.map((v, i) => Math.abs(v - dxs[1]![i]!))) / dxScale).toBeLessThan(1e-5);
+      const scale = Math.max(...grads[0]!.map(Math.abs));
+      const err = Math.max(...grads[0]!.map((v, i) => Math.abs(v - grads[1]![i]!))) / scale;
+      expect(err).toBeLessThan(1e-5);
+    });
+  }
+});

@@ -1,0 +1,74 @@
+// The trainer with K steps per session.run (ONNX Loop) against one step per run, on the bundled
+// Fashion-MNIST sample: same weights, same per-step losses, remainder groups, cancellation, and
+// the exported model is the original inference graph.
+import { describe, expect, it } from 'vitest';
+import { loadDataset, planSplits } from '../../app/engine/data/index.js';
+import { buildStudent, parseTemplate } from '../../app/engine/distill/students.js';
+import { floatData } from '../../app/engine/onnx/tensor.js';
+import { train, TrainingCancelled, type TrainData, type TrainEvent } from '../../app/engine/training/trainer.js';
+import { rng } from '../helpers/finite-diff.js';
+
+const SAMPLE = 'resources/sample-data/fashion-mnist-small';
+
+async function trainData(): Promise<TrainData> {
+  const ds = await loadDataset(SAMPLE, { limit: 700 });
+  const plan = planSplits(ds, { seed: 1 });
+  const g = rng(2);
+  const fake = (n: number) => Float32Array.from({ length: n * 10 }, () => 3 * g());
+  return {
+    train: plan.train,
+    validation: plan.validation,
+    classes: 10,
+    teacherTrain: [fake(plan.train.count)],
+    teacherValidation: [fake(plan.validation.count)],
+  };
+}
+
+describe('trainer: stepsPerRun', () => {
+  it('K = 4 (with a shorter last run per epoch) gives the weights and losses of one step per run', async () => {
+    const data = await trainData();
+    const student = buildStudent({ template: parseTemplate('cnn:4,8/16'), sampleShape: [1, 28, 28], classes: 10, seed: 5 });
+    const batchSize = 32;
+    const stepsPerEpoch = Math.floor(data.train.count / batchSize);
+    expect(stepsPerEpoch % 4).not.toBe(0);
+    const runs: Array<{ losses: number[]; weights: Map<string, Float32Array> }> = [];
+    for (const stepsPerRun of [1, 4]) {
+      const losses: number[] = [];
+      const r = await train(
+        student,
+        data,
+        { epochs: 2, batchSize, lr: 2e-3, temperature: 4, alpha: 0.7, seed: 3, threads: 1, stepsPerRun, schedule: { kind: 'cosine', warmupSteps: 5 } },
+        (e: TrainEvent) => {
+          if (e.kind === 'step') losses.push(e.loss);
+        },
+      );
+      expect(r.steps).toBe(2 * stepsPerEpoch);
+      // The exported student is the original inference graph (MaxPool, Relu before it) with new weights.
+      expect(r.model.graph.nodes.map((n) => n.opType)).toEqual(student.graph.nodes.map((n) => n.opType));
+      expect(r.model.graph.nodes.every((n) => n.domain === '')).toBe(true);
+      runs.push({ losses, weights: new Map(r.model.graph.initializers.map((t) => [t.name, Float32Array.from(floatData(t))])) });
+    }
+    expect(runs[1]!.losses.length).toBe(runs[0]!.losses.length);
+    runs[1]!.losses.forEach((l, i) => expect(Math.abs(l - runs[0]!.losses[i]!)).toBeLessThan(1e-4));
+    expect(runs[0]!.losses.slice(-5).reduce((a, b) => a + b) / 5).toBeLessThan(runs[0]!.losses.slice(0, 5).reduce((a, b) => a + b) / 5);
+    let max = 0;
+    for (const [k, w] of runs[0]!.weights) {
+      const u = runs[1]!.weights.get(k)!;
+      for (let i = 0; i < w.length; i++) max = Math.max(max, Math.abs(w[i]! - u[i]!));
+    }
+    expect(max).toBeLessThan(1e-5);
+  });
+
+  it('cancellation stops between runs', async () => {
+    const data = await trainData();
+    const student = buildStudent({ template: parseTemplate('mlp:16'), sampleShape: [1, 28, 28], classes: 10, seed: 5 });
+    const ac = new AbortController();
+    let steps = 0;
+    await expect(
+      train(student, data, { epochs: 3, batchSize: 16, lr: 1e-3, temperature: 2, alpha: 0.5, seed: 1, threads: 1, stepsPerRun: 8 }, (e) => {
+        if (e.kind === 'step' && ++steps === 8) ac.abort();
+      }, ac.signal),
+    ).rejects.toBeInstanceOf(TrainingCancelled);
+    expect(steps).toBe(8);
+  });
+});
