@@ -176,6 +176,27 @@ export interface ModelInspection {
   externalData: boolean;
   /** Session creation failed for another reason than named ops; null when fine. */
   runError: string | null;
+  /**
+   * The main graph's nodes in file (topological) order, for drawing: at most
+   * MODEL_GRAPH_NODE_LIMIT of them (`truncated` says more exist). Inputs and outputs are value
+   * names; '' marks an omitted optional one. Weights (initializers) appear among the inputs.
+   */
+  graph?: ModelGraph;
+}
+
+/** How many nodes inspectModel returns in `graph` at most. */
+export const MODEL_GRAPH_NODE_LIMIT = 400;
+
+export interface ModelGraphNode {
+  name: string;
+  opType: string;
+  inputs: string[];
+  outputs: string[];
+}
+
+export interface ModelGraph {
+  nodes: ModelGraphNode[];
+  truncated: boolean;
 }
 
 export interface DatasetSample {
@@ -312,6 +333,8 @@ export interface JobProgress {
   loss: number | null;
   samplesPerSecond: number | null;
   etaSeconds: number | null;
+  /** The job's device as in JobInfo.device (so live views learn it without re-fetching). */
+  device?: string | null;
 }
 
 export interface JobInfo {
@@ -326,6 +349,11 @@ export interface JobInfo {
   error: string | null;
   /** Last log lines (at most 50). */
   log: string[];
+  /**
+   * Where the job runs: the requested device ('auto', 'cpu', 'webgpu', …) until the worker knows
+   * the one it got, then that one ('cpu', 'webgpu', …). Null for kinds that take no device.
+   */
+  device: string | null;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -38,5 +38,7 @@ export type WorkerToParent =
   | { type: 'progress'; seq: number; stage: string; step: number; totalSteps: number; epoch: number | null; loss: number | null; samplesPerSecond: number | null; etaSeconds: number | null }
   | { type: 'epoch'; seq: number; epoch: number; loss: number; lossKd?: number; lossCe?: number; accuracy: number | null; agreement: number | null; kl: number | null; seconds: number; lr?: number }
   | { type: 'log'; seq: number; level: 'info' | 'warn'; message: string; stage?: string }
+  /** The device the job runs on, once the child knows it ('cpu', 'webgpu', …). */
+  | { type: 'device'; seq: number; device: string }
   | { type: 'result'; seq: number; result: WorkerResult }
   | { type: 'error'; seq: number; message: string; cancelled: boolean };

@@ -82,7 +82,7 @@ export class JobManager {
     let resolve!: (info: JobInfo) => void;
     const done = new Promise<JobInfo>((r) => (resolve = r));
     const job: Job = {
-      info: { jobId: newJobId(), experimentId, kind, status: 'queued', createdAt: Date.now(), startedAt: null, finishedAt: null, progress: null, error: null, log: [] },
+      info: { jobId: newJobId(), experimentId, kind, status: 'queued', createdAt: Date.now(), startedAt: null, finishedAt: null, progress: null, error: null, log: [], device: typeof params.device === 'string' ? params.device : null },
       params,
       child: null,
       recorder: null,
@@ -231,7 +231,7 @@ export class JobManager {
         case 'ready':
           return;
         case 'progress': {
-          const p: JobProgress = { ...ids, stage: msg.stage, step: msg.step, totalSteps: msg.totalSteps, epoch: msg.epoch, loss: msg.loss, samplesPerSecond: msg.samplesPerSecond, etaSeconds: msg.etaSeconds };
+          const p: JobProgress = { ...ids, stage: msg.stage, step: msg.step, totalSteps: msg.totalSteps, epoch: msg.epoch, loss: msg.loss, samplesPerSecond: msg.samplesPerSecond, etaSeconds: msg.etaSeconds, device: job.info.device };
           job.info.progress = p;
           if (msg.loss !== null && msg.step > 0) {
             const step = { kind: 'step', step: msg.step, epoch: (msg.epoch ?? 1) - 1, loss: msg.loss, samplesPerSecond: msg.samplesPerSecond ?? NaN };
@@ -246,6 +246,16 @@ export class JobManager {
           return;
         case 'log':
           this.pushLog(job, msg.message, msg.level);
+          return;
+        case 'device':
+          if (typeof msg.device === 'string' && msg.device) {
+            job.info.device = msg.device.slice(0, 40);
+            // Live views learn it from the progress stream.
+            if (job.info.progress) {
+              job.info.progress = { ...job.info.progress, device: job.info.device };
+              emit('job:progress', job.info.progress);
+            }
+          }
           return;
         case 'result':
         case 'error':
@@ -306,6 +316,8 @@ export class JobManager {
       }
       for (const b of result.benchmarks ?? []) store.benchmarks.add(id, b);
     });
+    const device = (result.summary as { device?: unknown } | null)?.device;
+    if (typeof device === 'string' && device) job.info.device = device;
     job.recorder?.succeed(result.summary);
   }
 

@@ -35,6 +35,7 @@ async function start(msg: Extract<ParentToWorker, { type: 'start' }>): Promise<v
         }),
       epoch: (e) => void send({ type: 'epoch', ...e }),
       log: (message, level = 'info', stage) => void send({ type: 'log', level, message, ...(stage ? { stage } : {}) }),
+      device: (device) => void send({ type: 'device', device }),
     });
     if (controller.signal.aborted) await send({ type: 'error', message: 'cancelled', cancelled: true });
     else await send({ type: 'result', result });

@@ -15,6 +15,7 @@ import type {
   Settings,
   StartedJob,
 } from '../contract/api.js';
+import { MODEL_GRAPH_NODE_LIMIT } from '../contract/api.js';
 import { isMutating } from '../contract/channels.js';
 import { ApiError, ContractError } from '../contract/errors.js';
 import type { ApiEvent, ApiEventName, ApiEvents } from '../contract/events.js';
@@ -211,7 +212,13 @@ export function createServices(options: ServicesOptions): Services {
     async inspectModel({ path }) {
       await checkPath(path, 'file', 'inspectModel: path');
       const { inspectFile } = await import('../engine/onnx/inspect.js');
-      const { summary } = await inspectFile(path);
+      const { model, summary } = await inspectFile(path);
+      // The main graph for drawing (cheap: names only, capped; the file is already decoded).
+      const nodes = model.graph.nodes;
+      const graph = {
+        nodes: nodes.slice(0, MODEL_GRAPH_NODE_LIMIT).map((n) => ({ name: n.name, opType: n.opType, inputs: [...n.inputs], outputs: [...n.outputs] })),
+        truncated: nodes.length > MODEL_GRAPH_NODE_LIMIT,
+      };
       return {
         path,
         irVersion: summary.irVersion,
@@ -229,6 +236,7 @@ export function createServices(options: ServicesOptions): Services {
         initializers: summary.initializers,
         externalData: summary.externalData,
         runError: summary.runError,
+        graph,
       };
     },
     async inspectDataset(p) {

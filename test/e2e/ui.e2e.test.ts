@@ -18,6 +18,7 @@ let page: Page;
 let problems: string[] = [];
 let teacher = '';
 let altTeacher = '';
+let runUrl = '';
 
 beforeAll(async () => {
   buildRenderer();
@@ -63,6 +64,24 @@ describe('renderer in Chromium against distillery serve', () => {
     // The token left the address bar (the server redirects, the page also strips it).
     expect(page.url()).not.toContain('token=');
     await shot(page, '01-home-empty');
+  });
+
+  it('"Try the sample": one click opens the wizard with the sample teacher and data chosen', async () => {
+    await page.getByRole('button', { name: 'Try the sample' }).click();
+    await page.waitForURL(/#\/compress\?data=/);
+    await page.getByRole('heading', { name: 'Data' }).waitFor();
+    // The bundled teacher is the chosen one and the bundled data is filled in and checked.
+    await page.getByText(/^Teacher: fashion-cnn\.onnx/).waitFor();
+    expect(await page.getByLabel('Dataset', { exact: true }).inputValue()).toBe(SAMPLE_DATA);
+    await page.getByText('This data fits the teacher.').waitFor({ timeout: 30_000 });
+    expect(await page.getByRole('button', { name: 'Next →' }).isEnabled()).toBe(true);
+    // Browser mode: no native dialogs, so no "Browse…" buttons.
+    expect(await page.getByRole('button', { name: /Folder…|Browse…/ }).count()).toBe(0);
+    await shot(page, '01b-sample-wizard');
+    await page.getByRole('button', { name: 'Next →' }).click();
+    await page.getByRole('heading', { name: 'Goal' }).waitFor();
+    await nav(page, 'Home').click();
+    await page.getByRole('heading', { name: 'Make a model smaller and faster' }).waitFor();
   });
 
   it('teacher wizard: add candidates, score them, get a recommendation', async () => {
@@ -129,14 +148,19 @@ describe('renderer in Chromium against distillery serve', () => {
 
   it('run monitor: live progress, then the chained quantization, to the end', async () => {
     await page.waitForURL(/#\/run\//);
+    runUrl = page.url();
     await page.getByRole('progressbar').first().waitFor();
     const t0 = Date.now();
-    // Live curves arrive per epoch.
-    await page.locator('circle').first().waitFor({ timeout: 90_000 });
+    // Live curves arrive per epoch (uPlot canvas; its label names the latest values).
+    await page.getByRole('img', { name: /^Loss: Training loss \d/ }).waitFor({ timeout: 90_000 });
+    metrics.deviceWhileRunning = await page.locator('.figures div', { hasText: 'Device' }).locator('dd').innerText();
     await shot(page, '08-run-live');
     await page.getByRole('link', { name: 'See results →' }).waitFor({ timeout: 110_000 });
     metrics.compressionRunMs = Date.now() - t0;
     await shot(page, '09-run-finished');
+    // The device it ran on, not the preference ('auto').
+    expect(await page.locator('.figures div', { hasText: 'Device' }).locator('dd').innerText()).toBe('CPU');
+    expect(Number(await page.getByRole('img', { name: /^Accuracy:/ }).getAttribute('data-points'))).toBe(2);
     const now = await page.getByRole('progressbar').first().getAttribute('aria-valuenow');
     expect(now).not.toBeNull();
   });
@@ -213,6 +237,26 @@ describe('renderer in Chromium against distillery serve', () => {
   it('inspector, settings, dark theme', async () => {
     await page.goto(`${server.url}#/inspect?path=${encodeURIComponent(teacher)}`);
     await page.getByRole('heading', { name: 'Operation histogram' }).waitFor({ timeout: 15_000 });
+    // The graph: a box per operation, focusable, details on focus; wheel zooms.
+    await page.getByRole('heading', { name: 'Graph', exact: true }).waitFor();
+    const boxes = page.getByRole('application', { name: /^Model graph/ }).getByRole('button');
+    const count = await boxes.count();
+    expect(count).toBeGreaterThan(4);
+    const conv = page.getByRole('button', { name: /^Conv / }).first();
+    await conv.focus();
+    await page.locator('aside.details').getByText('Inputs').waitFor();
+    expect(await page.locator('aside.details').innerText()).toMatch(/graph input|weight/);
+    await page.keyboard.press('Tab');
+    expect(await page.locator('aside.details h3').innerText()).not.toBe('');
+    const canvas = page.getByRole('application', { name: /^Model graph/ });
+    const before = await canvas.locator('svg > g').getAttribute('transform');
+    await canvas.hover();
+    await page.mouse.wheel(0, -300);
+    await page.waitForTimeout(100);
+    expect(await canvas.locator('svg > g').getAttribute('transform')).not.toBe(before);
+    await page.getByRole('button', { name: 'Fit' }).click();
+    await page.getByRole('button', { name: /^Gemm / }).first().click();
+    await page.evaluate(() => (globalThis as unknown as { scrollTo(x: number, y: number): void }).scrollTo(0, 0));
     await shot(page, '16-inspector');
     await nav(page, 'Settings').click();
     await page.getByRole('heading', { name: 'Devices found on this machine' }).waitFor();
@@ -228,6 +272,10 @@ describe('renderer in Chromium against distillery serve', () => {
     await page.getByRole('link', { name: 'E2E student' }).first().click();
     await page.waitForTimeout(300);
     await shot(page, '19-results-dark');
+    // The uPlot curves follow the theme.
+    await page.goto(runUrl);
+    await page.getByRole('img', { name: /^Loss: Training loss \d/ }).waitFor();
+    await shot(page, '19b-run-dark');
     await nav(page, 'Settings').click();
     await page.getByLabel('Light').check();
     await page.waitForFunction(() => (globalThis as unknown as { document: { documentElement: { dataset: { theme?: string } } } }).document.documentElement.dataset.theme === 'light');

@@ -31,6 +31,10 @@ describe('jobs: queue, cancel, crash', () => {
     const [ja, jb] = await Promise.all([services.jobs.wait(a.jobId), services.jobs.wait(b.jobId)]);
     expect(ja.status, ja.error ?? '').toBe('succeeded');
     expect(jb.status, jb.error ?? '').toBe('succeeded');
+    // The device: requested ('auto' from the settings) until the child knows, then the real one.
+    expect(ja.device).toBe('cpu');
+    expect(jb.device).toBe('cpu');
+    expect(seen.events.some((e) => e.name === 'job:progress' && e.payload.jobId === a.jobId && e.payload.device === 'cpu')).toBe(true);
     for (const started of [a, b]) {
       const d = await services.api.getExperiment({ id: started.experimentId });
       expect(d.experiment.status).toBe('succeeded');

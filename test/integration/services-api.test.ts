@@ -91,6 +91,12 @@ describe('services: the contract in-process', () => {
     const m = await s.api.inspectModel({ path: teacher });
     expect(m.inputs[0]!.shape).toEqual(expect.arrayContaining([1, 28, 28]));
     expect(m.parameters).toBeGreaterThan(0);
+    // The graph for the inspector's view: every node, in order, with value names.
+    expect(m.graph!.truncated).toBe(false);
+    expect(m.graph!.nodes).toHaveLength(m.nodes);
+    expect(m.graph!.nodes.map((n) => n.opType).sort()).toEqual(Object.entries(m.ops).flatMap(([op, k]) => Array<string>(k).fill(op)).sort());
+    expect(m.graph!.nodes[0]!.inputs).toContain(m.inputs[0]!.name);
+    expect(m.graph!.nodes.at(-1)!.outputs).toContain(m.outputs[0]!.name);
     await expect(s.api.inspectModel({ path: join(tmp.dir, 'missing.onnx') })).rejects.toThrow(/does not exist/);
     await expect(s.api.inspectModel({ path: tmp.dir })).rejects.toThrow(/not a regular file/);
   });

@@ -5,7 +5,7 @@ import type { CompareResult, DatasetInspection, ModelInspection } from '../../ap
 import { betterOf, groupRows, labelOf, rowViews, scoreColumns } from '../../renderer/src/lib/compare.js';
 import { checkFit } from '../../renderer/src/lib/datafit.js';
 import { cleanMessage, explainError } from '../../renderer/src/lib/errors.js';
-import { formatBytes, formatCount, formatDuration, formatMs, formatPercent, formatPoints, formatShape } from '../../renderer/src/lib/format.js';
+import { formatBytes, formatCount, formatDevice, formatDuration, formatMs, formatPercent, formatPoints, formatShape } from '../../renderer/src/lib/format.js';
 import { DEFAULT_FILTERS, toggleSort, toParams } from '../../renderer/src/lib/history-query.js';
 import { paretoFront, recommend, type ParetoPoint } from '../../renderer/src/lib/pareto.js';
 import { blockerOf, distillConfig, nextStep, prevStep, proposePlan, quantizeConfig, studentParameters } from '../../renderer/src/lib/plan.js';
@@ -13,10 +13,18 @@ import { escapeHtml, htmlReport, markdownReport } from '../../renderer/src/lib/r
 import { layerRows, modelsOf, num } from '../../renderer/src/lib/results.js';
 import { hrefOf, parseHash } from '../../renderer/src/lib/routes.js';
 import { recommendTeacher, runVerdict, type Candidate } from '../../renderer/src/lib/teachers.js';
-import { PageCache, pagesFor, visibleRange } from '../../renderer/src/lib/virtual.js';
-import { linePath, ticks } from '../../renderer/src/lib/chart.js';
+import { PageCache, pagesFor } from '../../renderer/src/lib/virtual.js';
+import { alignLines, lastValues, ticks } from '../../renderer/src/lib/chart.js';
+import { categoryOf, consumersOf, fitView, graphLayout, graphSummary, sourcesOf } from '../../renderer/src/lib/graph.js';
 
 describe('format', () => {
+  it('names devices', () => {
+    expect(formatDevice('cpu')).toBe('CPU');
+    expect(formatDevice('webgpu')).toBe('WebGPU');
+    expect(formatDevice('auto')).toBe('Best available');
+    expect(formatDevice(null)).toBe('—');
+    expect(formatDevice('npu')).toBe('npu');
+  });
   it('formats sizes, counts, percentages, points, durations', () => {
     expect(formatBytes(0)).toBe('0 B');
     expect(formatBytes(1_680_000)).toBe('1.68 MB');
@@ -103,13 +111,9 @@ describe('Pareto front and recommendation', () => {
 });
 
 describe('virtualised rows', () => {
-  it('renders only the visible window plus overscan', () => {
-    const r = visibleRange(44 * 5000, 600, 44, 10_000, 6);
-    expect(r.start).toBe(4994);
-    expect(r.end - r.start).toBeLessThan(40);
-    expect(r.height).toBe(440_000);
-    expect(visibleRange(0, 600, 44, 0)).toMatchObject({ start: 0, end: 0 });
+  it('maps a row range to the pages that cover it', () => {
     expect(pagesFor(190, 230, 200)).toEqual([0, 1]);
+    expect(pagesFor(5, 5, 200)).toEqual([]);
   });
   it('fetches only the pages it needs and forgets on reset', async () => {
     const calls: number[] = [];
@@ -197,7 +201,7 @@ describe('teacher recommendation', () => {
 
 describe('routes and history filters', () => {
   it('round-trips hash routes', () => {
-    for (const r of [{ name: 'home' }, { name: 'run', id: 'exp_1' }, { name: 'compare', ids: ['exp_1', 'exp_2'], baseline: 'exp_2' }, { name: 'inspect', path: '/a b/m.onnx' }] as const) {
+    for (const r of [{ name: 'home' }, { name: 'run', id: 'exp_1' }, { name: 'compare', ids: ['exp_1', 'exp_2'], baseline: 'exp_2' }, { name: 'inspect', path: '/a b/m.onnx' }, { name: 'compress' }, { name: 'compress', data: '/data/fashion mnist' }] as const) {
       expect(parseHash(hrefOf(r as never))).toEqual(r);
     }
     expect(parseHash('#/nope')).toEqual({ name: 'home' });
@@ -243,8 +247,53 @@ describe('results, reports, charts', () => {
     expect(html).not.toContain('<script');
     expect(escapeHtml(`"'&`)).toBe('&quot;&#39;&amp;');
   });
-  it('makes round ticks and broken lines', () => {
+  it('makes round ticks; aligns lines on one x axis for uPlot', () => {
     expect(ticks(0, 1, 5)).toEqual([0, 0.2, 0.4, 0.6, 0.8, 1]);
-    expect(linePath([1, 2, 3], [1, null, 3], (x) => x, (y) => y)).toBe('M1.0,1.0M3.0,3.0');
+    const lines = [
+      { name: 'a', xs: [1, 2, 3], ys: [1, null, 3], color: 'red' },
+      { name: 'b', xs: [3, 4], ys: [0.5, Number.NaN], color: 'blue' },
+    ];
+    expect(alignLines(lines)).toEqual({ xs: [1, 2, 3, 4], ys: [[1, null, 3, null], [null, null, 0.5, null]] });
+    expect(lastValues(lines)).toEqual([{ x: 3, y: 3 }, { x: 3, y: 0.5 }]);
+    expect(alignLines([])).toEqual({ xs: [], ys: [] });
+  });
+});
+
+describe('model graph view', () => {
+  const graph = {
+    truncated: false,
+    nodes: [
+      { name: 'conv', opType: 'Conv', inputs: ['x', 'w', 'b'], outputs: ['c'] },
+      { name: 'relu', opType: 'Relu', inputs: ['c'], outputs: ['r'] },
+      { name: 'add', opType: 'Add', inputs: ['r', 'c'], outputs: ['y'] },
+    ],
+  };
+  const inputs = [{ name: 'x', type: 'float32', shape: [1, 3, 8, 8] }];
+  const outputs = [{ name: 'y', type: 'float32', shape: [1, 3, 8, 8] }];
+  it('lays out ops top to bottom with pills for inputs and outputs, edges for values only', () => {
+    const l = graphLayout(graph, inputs, outputs);
+    expect(l.nodes.map((n) => n.id)).toEqual(['in:x', 'n:0', 'n:1', 'n:2', 'out:y']);
+    expect(l.edges.map((e) => e.id).sort()).toEqual(['in:x->n:0', 'n:0->n:1', 'n:0->n:2', 'n:1->n:2', 'n:2->out:y']);
+    const y = Object.fromEntries(l.nodes.map((n) => [n.id, n.y]));
+    expect(y['in:x']!).toBeLessThan(y['n:0']!);
+    expect(y['n:0']!).toBeLessThan(y['n:1']!);
+    expect(y['n:1']!).toBeLessThan(y['n:2']!);
+    expect(y['n:2']!).toBeLessThan(y['out:y']!);
+    expect(l.edges.every((e) => e.points.length >= 2)).toBe(true);
+    expect(l.width).toBeGreaterThan(0);
+  });
+  it('names sources, consumers, categories and a summary', () => {
+    expect(sourcesOf(graph, inputs, 0).map((s) => s.source.kind)).toEqual(['input', 'weight', 'weight']);
+    expect(sourcesOf(graph, inputs, 2)).toEqual([{ value: 'r', source: { kind: 'node', index: 1 } }, { value: 'c', source: { kind: 'node', index: 0 } }]);
+    expect(consumersOf(graph, 0)).toEqual([{ value: 'c', consumers: [1, 2] }]);
+    expect(categoryOf('Conv')).toBe('conv');
+    expect(categoryOf('Frobnicate')).toBe('other');
+    expect(graphSummary(graph, inputs)).toEqual({ depth: 3, branches: 1, weights: 2 });
+  });
+  it('fits a layout in a box without zooming in', () => {
+    expect(fitView({ width: 200, height: 100 }, { width: 800, height: 500 })).toEqual({ k: 1, x: 300, y: 200 });
+    const tall = fitView({ width: 400, height: 4000 }, { width: 800, height: 500 });
+    expect(tall.k).toBe(0.7);
+    expect(tall.y).toBe(0);
   });
 });

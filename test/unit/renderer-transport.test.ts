@@ -46,6 +46,25 @@ describe('ipc transport', () => {
     await expect(t.invoke('getExperiment', { id: 'exp_x' })).rejects.toMatchObject({ message: 'No experiment exp_x.', code: 'NOT_FOUND' });
     expect(calls[0]).toEqual(['appInfo', {}]);
   });
+  it('offers native file dialogs and dropped-file paths only when the preload has them', async () => {
+    const plain = createIpcTransport({ invoke: async () => ({ ok: true, result: null }), on: () => () => {} });
+    expect(plain.native).toBeUndefined();
+    const asked: unknown[] = [];
+    const t = createIpcTransport({
+      invoke: async () => ({ ok: true, result: null }),
+      on: () => () => {},
+      pickPath: async (o) => (asked.push(o), o.kind === 'model' ? '/m/a.onnx' : null),
+      pickSavePath: async (o) => (asked.push(o), ''),
+      pathForFile: () => {
+        throw new Error('not a real file');
+      },
+    });
+    expect(await t.native!.pickPath('model')).toBe('/m/a.onnx');
+    expect(await t.native!.pickPath('bundle')).toBeNull();
+    expect(await t.native!.pickSavePath('report', 'r.html')).toBeNull();
+    expect(asked).toEqual([{ kind: 'model' }, { kind: 'bundle' }, { kind: 'report', defaultName: 'r.html' }]);
+    expect(t.native!.pathForFile({} as File)).toBe('');
+  });
   it('is chosen when window.api exists, unless VITE_TARGET says otherwise', () => {
     expect(chooseKind(undefined, { api: { invoke() {}, on() {} } })).toBe('ipc');
     expect(chooseKind(undefined, {})).toBe('http');

@@ -91,6 +91,26 @@ async function knownUnavailable(device: Device): Promise<string | undefined> {
 }
 
 /**
+ * The device createSession() picks for `requested` before any model-specific failure: for
+ * 'auto' the first working device in AUTO_ORDER (probing as createSession does; the probe is
+ * cached for the process), for a named device that device unless it is known not to work here
+ * (then the CPU). Lets a job say where it runs before its first session exists.
+ */
+export async function plannedDevice(requested: DeviceRequest = 'auto'): Promise<Device> {
+  if (requested === 'cpu') return 'cpu';
+  if (requested === 'auto') {
+    const statuses = await detectDevices();
+    for (const d of AUTO_ORDER) {
+      if (d === 'cpu') return 'cpu';
+      const st = statuses.find((s) => s.device === d);
+      if (st?.available && !st.software) return d;
+    }
+    return 'cpu';
+  }
+  return (await knownUnavailable(requested)) === undefined ? requested : 'cpu';
+}
+
+/**
  * Open `model` (bytes or a path) on the requested device. A device that cannot start
  * (no adapter, CUDA not installed, an unsupported operator in strict mode) is reported in
  * `fallbackReason` and the session is created on the CPU instead. Only a model the CPU cannot

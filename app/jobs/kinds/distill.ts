@@ -30,6 +30,13 @@ export const distillJob: JobKindModule<DistillConfig> = {
   },
   async run(params, ctx) {
     const { distill } = await import('../../engine/distill/distill.js');
+    const { plannedDevice } = await import('../../engine/runtime/index.js');
+    // Say where it runs as soon as that is known ('auto' resolved); the result has the final word.
+    const requested = typeof params.device === 'string' ? (params.device as Parameters<typeof plannedDevice>[0]) : 'auto';
+    plannedDevice(requested).then(
+      (d) => ctx.device(d),
+      () => undefined,
+    );
     let stage = 'start';
     const result = await distill(
       params as unknown as Parameters<typeof distill>[0],
@@ -48,6 +55,7 @@ export const distillJob: JobKindModule<DistillConfig> = {
       },
       ctx.signal,
     );
+    ctx.device(result.device);
     return {
       summary: {
         device: result.device,

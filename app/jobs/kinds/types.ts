@@ -32,6 +32,8 @@ export interface JobContext {
   progress(p: { stage: string; step: number; totalSteps: number; epoch?: number | null; loss?: number | null; samplesPerSecond?: number | null; etaSeconds?: number | null }): void;
   epoch(e: { epoch: number; loss: number; lossKd?: number; lossCe?: number; accuracy: number | null; agreement: number | null; kl: number | null; seconds: number; lr?: number }): void;
   log(message: string, level?: 'info' | 'warn', stage?: string): void;
+  /** Reports the device the job runs on once it is known (shown instead of the requested one). */
+  device(device: string): void;
 }
 
 export interface JobKindModule<Config = unknown> {

@@ -1,4 +1,4 @@
-// Scales, ticks and SVG paths for the small charts (line and scatter). No DOM.
+// Scales and ticks for the Pareto scatter (SVG), and data shaping for the uPlot line charts. No DOM.
 
 export interface Scale {
   (v: number): number;
@@ -66,20 +66,34 @@ export function extent(values: (number | null | undefined)[], pad = 0): [number,
   return [lo, hi];
 }
 
-/** SVG path through the points; null values break the line. */
-export function linePath(xs: number[], ys: (number | null)[], x: (v: number) => number, y: (v: number) => number): string {
-  let d = '';
-  let pen = false;
-  for (let i = 0; i < xs.length; i++) {
-    const v = ys[i];
-    if (v == null || !Number.isFinite(v)) {
-      pen = false;
-      continue;
+/**
+ * Lines with their own x values → one shared, sorted x axis and one y array per line (null where
+ * a line has no value), the column layout uPlot draws from. Non-finite y values become null.
+ */
+export function alignLines(lines: Line[]): { xs: number[]; ys: (number | null)[][] } {
+  const xs = [...new Set(lines.flatMap((l) => l.xs.filter((x) => Number.isFinite(x))))].sort((a, b) => a - b);
+  const at = new Map(xs.map((x, i) => [x, i]));
+  const ys = lines.map((l) => {
+    const col: (number | null)[] = new Array<number | null>(xs.length).fill(null);
+    l.xs.forEach((x, i) => {
+      const v = l.ys[i];
+      const j = at.get(x);
+      if (j !== undefined && typeof v === 'number' && Number.isFinite(v)) col[j] = v;
+    });
+    return col;
+  });
+  return { xs, ys };
+}
+
+/** The last non-null value of each line, with its x (null when the line is empty). */
+export function lastValues(lines: Line[]): ({ x: number; y: number } | null)[] {
+  return lines.map((l) => {
+    for (let i = l.ys.length - 1; i >= 0; i--) {
+      const v = l.ys[i];
+      if (v != null && Number.isFinite(v)) return { x: l.xs[i]!, y: v };
     }
-    d += `${pen ? 'L' : 'M'}${x(xs[i]!).toFixed(1)},${y(v).toFixed(1)}`;
-    pen = true;
-  }
-  return d;
+    return null;
+  });
 }
 
 export interface Line {

@@ -132,3 +132,11 @@ export function baseName(path: string): string {
   const parts = path.split(/[\\/]/).filter(Boolean);
   return parts[parts.length - 1] ?? path;
 }
+
+const DEVICE_NAMES: Record<string, string> = { cpu: 'CPU', webgpu: 'WebGPU', cuda: 'CUDA', dml: 'DirectML', coreml: 'Core ML', auto: 'Best available' };
+
+/** 'cpu' → 'CPU', 'webgpu' → 'WebGPU', 'auto' → 'Best available'; unknown names as they are. */
+export function formatDevice(device: string | null | undefined): string {
+  if (!device) return '—';
+  return DEVICE_NAMES[device.toLowerCase()] ?? device;
+}

@@ -3,7 +3,7 @@
 export type Route =
   | { name: 'home' }
   | { name: 'teacher' }
-  | { name: 'compress' }
+  | { name: 'compress'; data?: string }
   | { name: 'run'; id: string }
   | { name: 'results'; id: string }
   | { name: 'compare'; ids: string[]; baseline: string | null }
@@ -21,8 +21,10 @@ export function parseHash(hash: string): Route {
       return { name: 'home' };
     case 'teacher':
       return { name: 'teacher' };
-    case 'compress':
-      return { name: 'compress' };
+    case 'compress': {
+      const data = q.get('data');
+      return data ? { name: 'compress', data } : { name: 'compress' };
+    }
     case 'run':
       return parts[1] ? { name: 'run', id: parts[1] } : { name: 'home' };
     case 'results':
@@ -56,6 +58,8 @@ export function hrefOf(r: Route): string {
     }
     case 'inspect':
       return r.path ? `#/inspect?${new URLSearchParams({ path: r.path })}` : '#/inspect';
+    case 'compress':
+      return r.data ? `#/compress?${new URLSearchParams({ data: r.data })}` : '#/compress';
     default:
       return `#/${r.name}`;
   }

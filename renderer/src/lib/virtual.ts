@@ -1,25 +1,5 @@
-// Fixed-row-height virtualisation: which rows to render for a scroll position, and a page cache
-// that fetches only the pages the viewport needs (10,000+ experiments stay smooth).
-
-export interface VisibleRange {
-  start: number;
-  /** Exclusive. */
-  end: number;
-  /** Pixels above the first rendered row. */
-  offsetTop: number;
-  /** Total scroll height. */
-  height: number;
-}
-
-export function visibleRange(scrollTop: number, viewportHeight: number, rowHeight: number, total: number, overscan = 6): VisibleRange {
-  const height = Math.max(0, total * rowHeight);
-  if (total <= 0 || rowHeight <= 0) return { start: 0, end: 0, offsetTop: 0, height };
-  const first = Math.floor(Math.max(0, scrollTop) / rowHeight);
-  const count = Math.ceil(Math.max(0, viewportHeight) / rowHeight) + 1;
-  const start = Math.max(0, Math.min(total - 1, first - overscan));
-  const end = Math.min(total, first + count + overscan);
-  return { start, end, offsetTop: start * rowHeight, height };
-}
+// Paging for virtualised lists: which rows to render is @tanstack/svelte-virtual's job; this is
+// the page cache that fetches only the pages the viewport needs (10,000+ experiments stay smooth).
 
 /** Page indexes that cover [start, end). */
 export function pagesFor(start: number, end: number, pageSize: number): number[] {

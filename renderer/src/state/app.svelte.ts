@@ -4,7 +4,7 @@
 import { createContext } from 'svelte';
 import type { Api, AppInfo, DeviceInfo, JobInfo, QuantizeConfig, Settings } from '../../../app/contract/api.js';
 import { explainError } from '../lib/errors.js';
-import { apiOf, type LinkState, type Transport } from '../lib/transport/types.js';
+import { apiOf, type LinkState, type NativeHelpers, type Transport } from '../lib/transport/types.js';
 import { Router } from './router.svelte.js';
 
 export interface Toast {
@@ -27,6 +27,8 @@ const TEACHER_KEY = 'distillery.teacher';
 
 export class AppState {
   readonly api: Api;
+  /** Native file dialogs and dropped-file paths (Electron only; null in the browser). */
+  readonly native: NativeHelpers | null;
   readonly router = new Router();
   jobs = $state<Record<string, JobInfo>>({});
   settings = $state<Settings | null>(null);
@@ -47,6 +49,7 @@ export class AppState {
 
   constructor(readonly transport: Transport) {
     this.api = apiOf(transport);
+    this.native = transport.native ?? null;
     this.teacher = safeGet(sessionStorage, TEACHER_KEY);
     this.applyTheme((safeGet(localStorage, THEME_KEY) as Settings['theme'] | null) ?? 'system');
     this.media = window.matchMedia?.('(prefers-color-scheme: dark)') ?? null;
@@ -55,8 +58,10 @@ export class AppState {
     this.offs.push(
       transport.on('job:progress', (p) => {
         const job = this.jobs[p.jobId];
-        if (job) job.progress = p;
-        else void this.refreshJobs();
+        if (job) {
+          job.progress = p;
+          if (p.device) job.device = p.device;
+        } else void this.refreshJobs();
       }),
       transport.on('job:log', (l) => {
         const job = this.jobs[l.jobId];

@@ -159,7 +159,7 @@ export class FakeState {
     const totalEpochs = kind === 'distill' ? Number(config.epochs ?? 3) : 1;
     const stepsPerEpoch = 5;
     const totalSteps = totalEpochs * stepsPerEpoch;
-    const job: JobInfo = { jobId, experimentId: exp.id, kind, status: 'running', createdAt: Date.now(), startedAt: Date.now(), finishedAt: null, progress: null, error: null, log: [`Started ${kind} on cpu`] };
+    const job: JobInfo = { jobId, experimentId: exp.id, kind, status: 'running', createdAt: Date.now(), startedAt: Date.now(), finishedAt: null, progress: null, error: null, log: [`Started ${kind} on cpu`], device: typeof config.device === 'string' ? config.device : 'auto' };
     this.jobs.set(jobId, job);
     this.metrics.set(exp.id, [series('loss', []), series('valAccuracy', [])]);
     this.changed([exp.id], 'created');
@@ -169,7 +169,8 @@ export class FakeState {
       step++;
       const epoch = Math.ceil(step / stepsPerEpoch);
       const loss = 2 / (1 + step * 0.3);
-      job.progress = { jobId, experimentId: exp.id, stage: kind === 'distill' ? 'training' : kind === 'quantize' ? 'calibrating' : 'measuring', step, totalSteps, epoch: kind === 'distill' ? epoch : null, loss, samplesPerSecond: 3000 + step * 10, etaSeconds: ((totalSteps - step) * this.stepMs) / 1000 };
+      job.device = 'cpu';
+      job.progress = { device: job.device, jobId, experimentId: exp.id, stage: kind === 'distill' ? 'training' : kind === 'quantize' ? 'calibrating' : 'measuring', step, totalSteps, epoch: kind === 'distill' ? epoch : null, loss, samplesPerSecond: 3000 + step * 10, etaSeconds: ((totalSteps - step) * this.stepMs) / 1000 };
       this.emitter.emit('job:progress', job.progress);
       if (kind === 'distill' && step % stepsPerEpoch === 0) {
         const acc = 0.6 + epoch * 0.06;
@@ -339,6 +340,21 @@ export class FakeState {
         initializers: 8,
         externalData: false,
         runError: null,
+        graph: {
+          truncated: false,
+          nodes: [
+            { name: 'conv1', opType: 'Conv', inputs: ['input', 'conv1.weight', 'conv1.bias'], outputs: ['c1'] },
+            { name: 'relu1', opType: 'Relu', inputs: ['c1'], outputs: ['r1'] },
+            { name: 'pool1', opType: 'MaxPool', inputs: ['r1'], outputs: ['p1'] },
+            { name: 'conv2', opType: 'Conv', inputs: ['p1', 'conv2.weight', 'conv2.bias'], outputs: ['c2'] },
+            { name: 'relu2', opType: 'Relu', inputs: ['c2'], outputs: ['r2'] },
+            { name: 'pool2', opType: 'MaxPool', inputs: ['r2'], outputs: ['p2'] },
+            { name: 'flatten', opType: 'Flatten', inputs: ['p2'], outputs: ['f'] },
+            { name: 'fc1', opType: 'Gemm', inputs: ['f', 'fc1.weight', 'fc1.bias'], outputs: ['g1'] },
+            { name: 'relu3', opType: 'Relu', inputs: ['g1'], outputs: ['r3'] },
+            { name: 'fc2', opType: 'Gemm', inputs: ['r3', 'fc2.weight', 'fc2.bias'], outputs: ['logits'] },
+          ],
+        },
       };
       return m;
     },

@@ -10,8 +10,20 @@ export type Unsubscribe = () => void;
 /** Connection state of the event stream (always 'open' for ipc and fake). */
 export type LinkState = 'connecting' | 'open' | 'lost';
 
+/** What the native shell adds (Electron only): file dialogs and the paths of dropped files. */
+export interface NativeHelpers {
+  /** Native open dialog; resolves to an absolute path, or null when cancelled. */
+  pickPath(kind: 'model' | 'dataset-folder' | 'dataset-file' | 'bundle'): Promise<string | null>;
+  /** Native save dialog. */
+  pickSavePath(kind: 'model' | 'bundle' | 'report', defaultName: string): Promise<string | null>;
+  /** Absolute path of a dropped file or folder ('' when the shell cannot tell). */
+  pathForFile(file: File): string;
+}
+
 export interface Transport {
   readonly kind: TransportKind;
+  /** Present only where the shell offers them (ipc); the browser uses text fields. */
+  readonly native?: NativeHelpers;
   invoke<M extends ApiMethod>(method: M, params: Parameters<Api[M]>[0]): ReturnType<Api[M]>;
   on<E extends ApiEventName>(event: E, fn: (payload: ApiEvents[E]) => void): Unsubscribe;
   /** Called when the event stream drops or comes back; the UI re-fetches state on 'open'. */
