@@ -6,6 +6,7 @@
 //
 // Also writes the weights as raw float32 + a JSON manifest so bench/torch_quant_ref.py can build
 // the same model in PyTorch (Linear weights are stored [in, out] as the ONNX MatMul B).
+import { createRng } from '../app/engine/data/prng.js';
 import { writeFileSync } from 'node:fs';
 import { GraphBuilder } from '../app/engine/onnx/graph.js';
 import { DataType, emptyModel, type Model } from '../app/engine/onnx/ir.js';
@@ -24,16 +25,10 @@ export interface TransformerSpec {
 
 export const transformerDefaults: TransformerSpec = { vocab: 16384, dim: 512, heads: 8, mlp: 2048, blocks: 4, tokens: 32, classes: 4, seed: 7 };
 
+/** Standard normal samples from the project's seeded PRNG. */
 function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  const u = (): number => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return () => Math.sqrt(-2 * Math.log(Math.max(u(), 1e-12))) * Math.cos(2 * Math.PI * u());
+  const r = createRng(seed);
+  return () => Math.sqrt(-2 * Math.log(Math.max(r.next(), 1e-12))) * Math.cos(2 * Math.PI * r.next());
 }
 
 export function buildTransformer(spec: Partial<TransformerSpec> = {}): Model {

@@ -1,7 +1,7 @@
 // The demo: the bundled teacher and sample data → a distilled student → a quantized student →
 // one benchmark of all three, each step saved as an experiment. `distillery demo` runs it.
 import { mkdir, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { batches, loadDataset, planSplits } from '../engine/data/index.js';
 import { distill, type DistillEvent, type DistillResult } from '../engine/distill/distill.js';
 import { compareModels, type Comparison, type ModelBenchmark } from '../engine/bench/index.js';
@@ -9,6 +9,7 @@ import { loadModel, saveModel } from '../engine/onnx/io.js';
 import { padFirstConvChannels, quantizeStatic, type LayerReport } from '../engine/quantize/index.js';
 import type { Store } from '../store/index.js';
 import { ExperimentRecorder } from './recorder.js';
+import { recordBenchmarks } from './benchmarks.js';
 
 export interface DemoOptions {
   store: Store;
@@ -130,21 +131,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     benchRun.fail(err);
     throw err;
   }
-  for (const r of cmp.results) {
-    o.store.benchmarks.add(benchRun.id, {
-      label: r.model.split('/').pop()!,
-      device: r.device,
-      threads: r.threads,
-      batchSize: r.latencyBatchSize,
-      latencyMs: { p50: r.latencyMs.p50, p95: r.latencyMs.p95, p99: r.latencyMs.p99 },
-      throughput: r.throughput,
-      peakMemoryBytes: r.peakMemoryBytes,
-      sizeBytes: r.sizeBytes,
-      accuracy: r.accuracy,
-      agreement: r.agreement,
-      environment: r.environment as unknown as Record<string, unknown>,
-    });
-  }
+  recordBenchmarks(o.store, benchRun.id, cmp.results, { label: (path) => basename(path) });
   const [t, s, q] = cmp.results.map(report) as [DemoModelReport, DemoModelReport, DemoModelReport];
   s.parameters = distilled.student.parameters;
   t.parameters = distilled.teacher.parameters;

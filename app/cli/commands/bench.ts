@@ -2,8 +2,9 @@
 // Measures every model in its own child process, one after the other, with the same data and
 // settings; the first model is the baseline. Records a 'bench' experiment with one
 // benchmark_results row per model.
+import { recordBenchmarks } from '../../services/benchmarks.js';
 import { readFile, stat } from 'node:fs/promises';
-import { basename, resolve } from 'node:path';
+import { basename } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { RegisterCommand } from './index.js';
 import { compareModels, fmtBytes, fmtMs, type Comparison, type ModelBenchmark } from '../../engine/bench/index.js';
@@ -126,23 +127,7 @@ export async function runBench(models: string[], o: BenchCliOptions): Promise<Be
       latency: { maxSeconds: o.maxSeconds, targetRelCi: o.targetCi },
       onProgress: (e) => progress.info(`${basename(e.model)}${o.rounds > 1 ? ` (round ${e.round})` : ''}: ${e.message}`),
     });
-    for (const r of cmp.results) {
-      const model = history.store.models.upsertByHash({ sha256: r.sha256, path: resolve(r.model), name: basename(r.model), sizeBytes: r.sizeBytes });
-      history.store.benchmarks.add(experiment.id, {
-        modelId: model.id,
-        label: r.model,
-        device: r.device,
-        threads: r.threads,
-        batchSize: r.latencyBatchSize,
-        latencyMs: { p50: r.latencyMs.p50, p95: r.latencyMs.p95, p99: r.latencyMs.p99 },
-        throughput: r.throughput,
-        peakMemoryBytes: r.peakMemoryBytes,
-        sizeBytes: r.sizeBytes,
-        accuracy: r.accuracy,
-        agreement: r.agreement,
-        environment: { ...r.environment, latencyCi95: r.latencyMs.ci95, latencyRuns: r.latencyMs.runs, kl: r.kl, memory: r.memory, data: dataInfo },
-      });
-    }
+    recordBenchmarks(history.store, experiment.id, cmp.results, { extra: { data: dataInfo } });
   } catch (err) {
     progress.stop();
     experiment.fail(err);
