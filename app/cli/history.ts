@@ -32,7 +32,14 @@ export async function openHistory(dbPath?: string): Promise<CliHistory> {
           rec.succeed(summary);
           return rec.id;
         },
-        fail: (err) => rec.fail(err),
+        // Recording the failure must never replace the real error with one of its own.
+        fail: (err) => {
+          try {
+            rec.fail(err);
+          } catch {
+            /* the command still reports the original error */
+          }
+        },
       };
     },
     close: () => store.close(),

@@ -1,5 +1,6 @@
 // Records one run as an experiment: created 'running', metrics appended as they arrive,
 // then 'succeeded' with a summary or 'failed' with the error message.
+import { escapeControl } from '../engine/safe-text.js';
 import type { Store } from '../store/index.js';
 import type { ExperimentKind } from '../store/types.js';
 
@@ -70,7 +71,8 @@ export class ExperimentRecorder {
 
   fail(err: unknown, status: 'failed' | 'cancelled' = 'failed'): void {
     this.flush();
-    const message = err instanceof Error ? err.message : String(err);
+    // Messages quote untrusted names; the history refuses control characters.
+    const message = escapeControl(err instanceof Error ? err.message : String(err)).slice(0, 10_000);
     this.store.experiments.setStatus(this.id, status, { error: message });
   }
 }

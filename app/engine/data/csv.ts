@@ -16,6 +16,8 @@ export const DEFAULT_LABEL_COLUMN = 'label';
 const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 const INTEGER = /^[+-]?\d+$/;
 const ROWS_PER_BLOCK = 4096;
+/** Largest integer label accepted as a class index. */
+export const MAX_CLASS_INDEX = 99_999;
 
 export interface CsvReadOptions {
   labelColumn?: string;
@@ -30,6 +32,7 @@ interface CsvTable {
   /** Raw label cells ('' = unlabeled) and the line each row came from, for error messages. */
   labels: string[];
   lines: number[];
+  labelColumn: string;
 }
 
 /** Splits one CSV line; supports "quoted, cells" with "" escapes. Returns null for an unclosed quote. */
@@ -113,7 +116,13 @@ async function readCsvTable(file: string, options: CsvReadOptions, budget: ByteB
           const what = cell === '' ? 'is empty' : `'${cell.length > 40 ? cell.slice(0, 40) + '…' : cell}' is not a number`;
           throw new DatasetError(`column '${header[c]}' ${what}`, where);
         }
-        block[inBlock * features + f++] = applyNormalize(Number(cell), options.normalize);
+        // 1e400 matches NUMBER but is Infinity, and 1e308 overflows float32: either would turn
+        // every loss into NaN. Samples are stored as float32, so check what will be stored.
+        const value = Math.fround(applyNormalize(Number(cell), options.normalize));
+        if (!Number.isFinite(value)) {
+          throw new DatasetError(`column '${header[c]}' value ${cell.length > 40 ? cell.slice(0, 40) + '…' : cell} is out of range (beyond ±3.4e38 as float32)`, where);
+        }
+        block[inBlock * features + f++] = value;
       }
       inBlock++;
       labels.push(cells[labelIndex]!);
@@ -131,7 +140,7 @@ async function readCsvTable(file: string, options: CsvReadOptions, budget: ByteB
   // Join the blocks, dropping the unused tail of the last one.
   const x = new Float32Array(labels.length * features);
   blocks.forEach((b, i) => x.set(b.subarray(0, Math.min(b.length, x.length - i * b.length)), i * ROWS_PER_BLOCK * features));
-  return { file, features: header.filter((_, i) => i !== labelIndex), x, labels, lines };
+  return { file, features: header.filter((_, i) => i !== labelIndex), x, labels, lines, labelColumn };
 }
 
 /**
@@ -149,6 +158,11 @@ function labelTables(tables: CsvTable[], namesFromFile: string[] | null): { ys: 
         const value = Number(cell);
         const where = `${t.file} line ${t.lines[row]}`;
         if (value < UNLABELED) throw new DatasetError(`label ${cell} is negative; labels are class indices 0, 1, 2, … (-1 or empty = unlabeled)`, where);
+        // The class list is built up to the largest index: an index like 2147483648 (a wrong
+        // label column, an id) must be refused before it allocates billions of class names.
+        if (value > MAX_CLASS_INDEX) {
+          throw new DatasetError(`label ${cell} is too large: class indices go up to ${MAX_CLASS_INDEX} (is '${t.labelColumn}' really the label column?)`, where);
+        }
         if (namesFromFile && value >= namesFromFile.length) {
           throw new DatasetError(`label ${value} is out of range: classes.txt names ${namesFromFile.length} classes (0..${namesFromFile.length - 1})`, where);
         }

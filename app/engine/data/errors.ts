@@ -1,5 +1,6 @@
 // One error type for every bad-input case in the dataset layer, so callers (CLI, services)
 // can tell "your data is wrong" apart from bugs and show the message as-is.
+import { escapeControl } from '../safe-text.js';
 
 export class DatasetError extends Error {
   override readonly name = 'DatasetError';
@@ -7,7 +8,8 @@ export class DatasetError extends Error {
   readonly where: string | undefined;
 
   constructor(message: string, where?: string) {
-    super(where ? `${where}: ${message}` : message);
+    // Messages quote cells and names from the file: no control characters get through.
+    super(escapeControl(where ? `${where}: ${message}` : message));
     this.where = where;
   }
 }

@@ -12,7 +12,23 @@ export interface DecodedImage {
   data: Uint8Array;
 }
 
+/**
+ * Largest image accepted (width x height). The decoders size their output from the header,
+ * so a 100-byte PNG claiming 30000 x 30000 would take 4 GB and half a minute: refuse it first.
+ */
+export const MAX_IMAGE_PIXELS = 25_000_000;
+
+function checkSize(width: number, height: number, file: string): void {
+  if (width * height > MAX_IMAGE_PIXELS) {
+    throw new DatasetError(`image header says ${width}x${height} pixels, over the ${MAX_IMAGE_PIXELS / 1e6}-megapixel limit (corrupt file, or too large for a training image)`, file);
+  }
+}
+
 export function decodeImage(bytes: Buffer, file: string): DecodedImage {
+  // PNG: IHDR is always the first chunk (8-byte signature, length, 'IHDR', width, height).
+  if (bytes.length >= 24 && bytes.readUInt32BE(0) === 0x89504e47 && bytes.toString('latin1', 12, 16) === 'IHDR') {
+    checkSize(bytes.readUInt32BE(16), bytes.readUInt32BE(20), file);
+  }
   try {
     if (bytes.length >= 8 && bytes.readUInt32BE(0) === 0x89504e47) return decodePng(bytes);
     if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return decodeJpeg(bytes);
@@ -29,7 +45,7 @@ function decodePng(bytes: Buffer): DecodedImage {
 }
 
 function decodeJpeg(bytes: Buffer): DecodedImage {
-  const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxMemoryUsageInMB: 256 });
+  const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxMemoryUsageInMB: 256, maxResolutionInMP: MAX_IMAGE_PIXELS / 1e6 });
   return fromRgba(img.width, img.height, img.data, jpegComponents(bytes) === 1 ? 1 : 3);
 }
 

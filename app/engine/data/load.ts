@@ -100,8 +100,10 @@ export async function loadDataset(path: string, options: LoadOptions = {}): Prom
 
   let classes = read.classes;
   if (options.numClasses !== undefined) {
-    assertLabelsInRange(read.train, options.numClasses, 'train');
-    if (read.test) assertLabelsInRange(read.test, options.numClasses, 'test');
+    // Name the dataset: the caller's numClasses usually comes from the model, so the message
+    // must say which data disagrees with it.
+    assertLabelsInRange(read.train, options.numClasses, `${path} (train split)`);
+    if (read.test) assertLabelsInRange(read.test, options.numClasses, `${path} (test split)`);
     if (classes.length > options.numClasses) {
       throw new DatasetError(`has ${classes.length} classes but numClasses is ${options.numClasses}`, path);
     }

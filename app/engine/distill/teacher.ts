@@ -53,6 +53,20 @@ export interface TeacherRunOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
+/**
+ * A teacher with NaN/Inf weights gives NaN soft targets, and training would then stop on a NaN
+ * loss whose message points at the learning rate. Name the real cause instead (never cache it).
+ */
+function assertFiniteLogits(teacher: TeacherInfo, logits: Float32Array, count: number): void {
+  const samples = new Set<number>();
+  for (let i = 0; i < logits.length; i++) if (!Number.isFinite(logits[i]!)) samples.add(Math.floor(i / teacher.classes));
+  if (samples.size === 0) return;
+  throw new Error(
+    `${teacher.path}: the teacher's outputs are not finite (NaN or Infinity) for ${samples.size} of ${count} samples; ` +
+      'its weights may hold NaN or Infinity. Check or re-export the model, or choose another teacher.',
+  );
+}
+
 /** Logits [count × classes] of the teacher on every sample of the split. */
 export async function teacherLogits(teacher: TeacherInfo, split: Split, o: TeacherRunOptions): Promise<{ logits: Float32Array; cached: boolean }> {
   const key = createHash('sha256').update(`${teacher.sha256}\n${o.splitKey}\n${split.count}`).digest('hex').slice(0, 32);
@@ -63,6 +77,7 @@ export async function teacherLogits(teacher: TeacherInfo, split: Split, o: Teach
     if (cached && cached.byteLength === expectedBytes) {
       const logits = new Float32Array(split.count * teacher.classes);
       new Uint8Array(logits.buffer).set(cached);
+      assertFiniteLogits(teacher, logits, split.count);
       return { logits, cached: true };
     }
   }
@@ -87,6 +102,7 @@ export async function teacherLogits(teacher: TeacherInfo, split: Split, o: Teach
       done += batch.size;
       o.onProgress?.(done, split.count);
     }
+    assertFiniteLogits(teacher, logits, split.count);
     if (file) {
       await mkdir(o.cacheDir!, { recursive: true });
       await writeFileAtomic(file, new Uint8Array(logits.buffer));

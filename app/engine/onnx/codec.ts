@@ -23,6 +23,7 @@ import {
 } from './ir.js';
 import { elementBits, elementCount, rawByteLength } from './tensor.js';
 import { ChunkWriter } from './wire.js';
+import { escapeControl } from '../safe-text.js';
 
 protobuf.util.Long = Long;
 protobuf.configure();
@@ -33,7 +34,8 @@ type Writer = ChunkWriter;
 
 export class OnnxFormatError extends Error {
   constructor(message: string) {
-    super(message);
+    // Messages quote tensor and node names from the file: no control characters get through.
+    super(escapeControl(message));
     this.name = 'OnnxFormatError';
   }
 }
@@ -137,6 +139,19 @@ class MessageReader {
     throw new OnnxFormatError(`a varint is longer than 10 bytes at byte ${pos}`);
   }
 
+  /**
+   * A varint that the IR keeps as a JS number (versions, dims): refused unless it is a safe
+   * integer, so it cannot silently change on the way back out (2^63 - 1 would be written as -2^63).
+   */
+  safeInt(what: string): number {
+    const at = this.r.pos;
+    const v = this.int64();
+    if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) {
+      throw new OnnxFormatError(`${what} ${v} at byte ${at} is out of range`);
+    }
+    return Number(v);
+  }
+
   /** A repeated scalar field that may arrive packed (LEN) or one value per tag. */
   repeated<T>(wire: number, out: { push(v: T): unknown }, readOne: () => T, what: string): void {
     if (wire === WIRE_LEN) {
@@ -166,7 +181,7 @@ function opsetImport(m: MessageReader): OpsetImport {
   const o: OpsetImport = { domain: '', version: 0 };
   m.fields(end, 0, 'opset_import', (f, w) => {
     if (f === 1 && w === WIRE_LEN) o.domain = m.str();
-    else if (f === 2 && w === WIRE_VARINT) o.version = Number(m.int64());
+    else if (f === 2 && w === WIRE_VARINT) o.version = m.safeInt('opset version');
     else return false;
     return true;
   });
@@ -182,7 +197,7 @@ function readShape(m: MessageReader, depth: number): Dim[] {
     const dEnd = m.sub('dim');
     let dim: Dim = null;
     m.fields(dEnd, depth, 'dim', (df, dw) => {
-      if (df === 1 && dw === WIRE_VARINT) dim = Number(m.int64());
+      if (df === 1 && dw === WIRE_VARINT) dim = m.safeInt('dimension');
       else if (df === 2 && dw === WIRE_LEN) dim = m.str();
       else return false;
       return true;
@@ -383,7 +398,7 @@ function readTensorBody(m: MessageReader, end: number, depth: number): Tensor {
   m.fields(end, depth, 'tensor', (f, w) => {
     switch (f) {
       case 1:
-        m.repeated(w, t.dims, () => Number(m.int64()), 'dims');
+        m.repeated(w, t.dims, () => m.safeInt('tensor dimension'), 'dims');
         if (t.dims.length > m.limits.maxRank) throw new OnnxFormatError(`a tensor has more than ${m.limits.maxRank} dimensions`);
         return true;
       case 2:
@@ -497,7 +512,7 @@ function readSparse(m: MessageReader, depth: number): SparseTensor {
   m.fields(end, depth, 'sparse_tensor', (f, w) => {
     if (f === 1 && w === WIRE_LEN) values = readTensor(m, depth + 1);
     else if (f === 2 && w === WIRE_LEN) indices = readTensor(m, depth + 1);
-    else if (f === 3) m.repeated(w, dims, () => Number(m.int64()), 'dims');
+    else if (f === 3) m.repeated(w, dims, () => m.safeInt('sparse tensor dimension'), 'dims');
     else return false;
     return true;
   });
@@ -681,7 +696,7 @@ export function decodeModel(bytes: Uint8Array, limits: DecodeLimits = defaultLim
   try {
     m.fields(bytes.byteLength, 0, 'model', (f, w) => {
       switch (f) {
-        case 1: if (w !== WIRE_VARINT) return false; model.irVersion = Number(m.int64()); return true;
+        case 1: if (w !== WIRE_VARINT) return false; model.irVersion = m.safeInt('IR version'); return true;
         case 8: if (w !== WIRE_LEN) return false; model.opsetImports.push(opsetImport(m)); return true;
         case 2: if (w !== WIRE_LEN) return false; model.producerName = m.str(); return true;
         case 3: if (w !== WIRE_LEN) return false; model.producerVersion = m.str(); return true;

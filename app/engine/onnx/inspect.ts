@@ -311,12 +311,23 @@ export function estimateFlops(model: Model, known?: InspectOptions['shapes']): {
         }
       };
       const isCompute = ['MatMul', 'MatMulInteger', 'QLinearMatMul', 'FusedMatMul', 'MatMulNBits', 'Gemm', 'Conv', 'ConvInteger', 'QLinearConv', 'FusedConv', 'ConvTranspose'].includes(op);
+      // A malformed node (an attribute of the wrong type, say) makes its FLOPs unknown; the
+      // estimate never fails the inspection of an otherwise readable model.
       if (isCompute) {
-        const f = kernelFlops();
+        let f: number | null;
+        try {
+          f = kernelFlops();
+        } catch {
+          f = null;
+        }
         if (f === null || !Number.isFinite(f)) unknown++;
         else flops += f;
       } else {
-        propagate(n, op, ins, x, setOut, consts);
+        try {
+          propagate(n, op, ins, x, setOut, consts);
+        } catch {
+          /* output shape stays unknown */
+        }
       }
       for (const a of n.attributes) {
         if (a.type === 'graph') visit(a.value);
@@ -385,6 +396,7 @@ function propagate(n: Node, op: string, ins: (Shape | undefined)[], x: Shape | u
       if (ins.some((s) => !s)) return;
       let axis = attrInt(n, 'axis', 0);
       if (axis < 0) axis += x.length;
+      if (axis < 0 || axis >= x.length) return; // out of range: writing out[axis] would make a huge sparse array
       const out = [...x];
       out[axis] = ins.reduce((sum, s) => sum + (s![axis] ?? 0), 0);
       return setOut(out);

@@ -4,13 +4,14 @@ import { open, readFile, realpath, rename, stat, unlink, mkdir } from 'node:fs/p
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { allTensors, decodeModel, encodeModelChunks, OnnxFormatError, type DecodeLimits, defaultLimits } from './codec.js';
 import type { ExternalDataRef, Model, Tensor } from './ir.js';
+import { escapeControl } from '../safe-text.js';
 
 /** Protobuf's hard limit; above it a model must keep its weights in external data. */
 export const PROTOBUF_LIMIT = 2 ** 31 - 1;
 
 export class ModelFileError extends Error {
   constructor(readonly file: string, message: string) {
-    super(`${file}: ${message}`);
+    super(escapeControl(`${file}: ${message}`));
     this.name = 'ModelFileError';
   }
 }

@@ -25,6 +25,33 @@ export interface ImportReport {
 const bad = (message: string, cause?: unknown) =>
   new StoreError('INVALID_BUNDLE', `Not a valid experiment bundle: ${message}`, cause === undefined ? undefined : { cause });
 
+/**
+ * Runs a read of the bundle file. SQLite finds some damage only when it reaches it (a schema it
+ * cannot parse, a malformed page that quick_check did not visit): that is a bad bundle, not a bug.
+ */
+function fromBundle<T>(read: () => T): T {
+  try {
+    return read();
+  } catch (err) {
+    if (err instanceof StoreError) throw err;
+    throw bad(`the file cannot be read (${(err as Error).message}).`, err);
+  }
+}
+
+/** Iterates rows of the bundle, turning SQLite read errors into INVALID_BUNDLE. */
+function* bundleRows(iter: IterableIterator<unknown>): Generator<unknown> {
+  try {
+    for (;;) {
+      const next = fromBundle(() => iter.next());
+      if (next.done) return;
+      yield next.value;
+    }
+  } finally {
+    // Stopped early (a bad row): release the statement, or the connection stays busy.
+    iter.return?.();
+  }
+}
+
 /** A bundle row table, validated. Everything but metrics (streamed) and blobs (hashed). */
 type Rows = { [T in Exclude<RowTable, 'metrics'>]: BundleRow<T>[] };
 
@@ -39,8 +66,8 @@ export async function importBundle(store: Store, bundleFile: string): Promise<Im
   const bundle = openBundle(bundleFile);
   const staged = new Map<string, string>(); // sha256 → verified temp file
   try {
-    const rows = readRows(bundle.db);
-    checkReferences(bundle.db, rows);
+    const rows = fromBundle(() => readRows(bundle.db));
+    fromBundle(() => checkReferences(bundle.db, rows));
 
     const skipped: ImportReport['skipped'] = [];
     const wanted = new Set<string>();
@@ -138,7 +165,8 @@ function openBundle(file: string): OpenBundle {
     return { db, close };
   } catch (err) {
     close();
-    throw err;
+    if (err instanceof StoreError) throw err;
+    throw bad(`the file cannot be read (${(err as Error).message}).`, err);
   }
 }
 
@@ -220,7 +248,7 @@ async function verifyBlob(db: Database.Database, a: BundleRow<'artifacts'>, tmp:
   let expectIdx = 0;
   const fh = tmp ? await open(tmp, 'wx') : null;
   try {
-    const chunks = db.prepare(`SELECT idx, data FROM artifact_chunks WHERE sha256 = ? ORDER BY idx`).all(a.sha256) as {
+    const chunks = fromBundle(() => db.prepare(`SELECT idx, data FROM artifact_chunks WHERE sha256 = ? ORDER BY idx`).all(a.sha256)) as {
       idx: unknown;
       data: unknown;
     }[];
@@ -364,7 +392,8 @@ function writeRows(
     for (const a of rows.artifacts) if (linked.has(a.sha256)) s.insertArtifact.run(a);
     for (const l of rows.experiment_artifacts) if (done.has(l.experiment_id)) s.insertLink.run(l);
     let i = 0;
-    for (const m of src.prepare(`SELECT * FROM metrics ORDER BY experiment_id, series, step`).iterate()) {
+    const metrics = fromBundle(() => src.prepare(`SELECT * FROM metrics ORDER BY experiment_id, series, step`).iterate());
+    for (const m of bundleRows(metrics)) {
       const row = validate('metrics', m, i++);
       if (done.has(row.experiment_id)) s.insertMetric.run(row);
     }

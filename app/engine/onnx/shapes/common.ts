@@ -26,6 +26,18 @@ export class ShapeInferenceError extends Error {
 /** Largest tensor whose values we track (shape arithmetic works on tiny tensors). */
 export const MAX_TRACKED = 4096;
 
+/** Highest rank we build a shape for (the codec refuses tensors of higher rank too). */
+export const MAX_RANK = 64;
+
+/**
+ * A shape of `rank` unknown dims, e.g. the output of Reshape whose target is a 1-D tensor of
+ * `rank` values. The rank comes from a declared dim of an untrusted file: a value like
+ * 2147483648 must give "rank unknown", not a two-billion-entry array.
+ */
+export function unknownDims(rank: Dim | undefined): Dim[] | null {
+  return typeof rank === 'number' && Number.isInteger(rank) && rank >= 0 && rank <= MAX_RANK ? new Array<Dim>(rank).fill(null) : null;
+}
+
 export function isIntType(t: DataType): boolean {
   return (
     t === DataType.INT64 ||

@@ -13,6 +13,7 @@ import {
   fmtShape,
   isStatic,
   MAX_TRACKED,
+  unknownDims,
   mergeDim,
   normAxis,
   staticCount,
@@ -355,7 +356,11 @@ function sliceRule(c: OpContext): void {
   const st = steps ?? starts.map(() => 1);
   if (st.some((s) => s === 0)) c.fail('slice step 0');
   const out: Dim[] = [...x];
-  const perAxis: (number[] | null)[] = x.map((d) => (typeof d === 'number' ? Array.from({ length: d }, (_, i) => i) : null));
+  // Index lists are only needed to fold tracked (small) values; a declared dim of an untrusted
+  // file may be 2^31, so never build them otherwise.
+  const v = c.value(0);
+  const track = !!v && isStatic(x) && (staticCount(x) ?? Infinity) <= MAX_TRACKED;
+  const perAxis: (number[] | null)[] = x.map((d) => (track && typeof d === 'number' ? Array.from({ length: d }, (_, i) => i) : null));
   ax.forEach((a, k) => {
     const d = x[a]!;
     if (typeof d !== 'number') {
@@ -365,11 +370,10 @@ function sliceRule(c: OpContext): void {
     }
     const [s, len, step] = sliceDim(d, starts![k]!, ends![k]!, st[k]!);
     out[a] = len;
-    perAxis[a] = Array.from({ length: len }, (_, i) => s + i * step);
+    if (track) perAxis[a] = Array.from({ length: len }, (_, i) => s + i * step);
   });
   let value: Elem[] | undefined;
-  const v = c.value(0);
-  if (v && isStatic(x) && perAxis.every((p) => p !== null)) value = pickValues(v, x, perAxis as number[][]);
+  if (v && track && perAxis.every((p) => p !== null)) value = pickValues(v, x, perAxis as number[][]);
   c.out(0, type, out, value);
 }
 
@@ -381,7 +385,7 @@ function reshapeRule(c: OpContext): void {
   else target = c.value(1);
   if (!target) {
     const s1 = c.shape(1);
-    return c.out(0, type, s1 && s1.length === 1 && typeof s1[0] === 'number' ? new Array<Dim>(s1[0]).fill(null) : null, undefined);
+    return c.out(0, type, s1 && s1.length === 1 ? unknownDims(s1[0]) : null, undefined);
   }
   const allowzero = attrInt(c.node, 'allowzero', 0) === 1;
   let inferAt = -1;
@@ -455,6 +459,7 @@ function splitRule(c: OpContext): void {
   if (sizes === undefined) {
     if (typeof d === 'number') {
       const numOut = c.opset >= 18 ? attrInt(c.node, 'num_outputs', n) : n;
+      if (numOut !== n) c.fail(`num_outputs is ${numOut} but the node has ${n} outputs`);
       if (c.opset >= 18 && findAttr(c.node, 'num_outputs')) {
         const chunk = Math.ceil(d / numOut);
         sizes = Array.from({ length: numOut }, (_, i) => Math.max(0, Math.min(chunk, d - i * chunk)));
@@ -677,7 +682,7 @@ function constantOfShapeRule(c: OpContext): void {
   const shp = c.value(0);
   if (!shp) {
     const s0 = c.shape(0);
-    return c.out(0, type, s0 && typeof s0[0] === 'number' ? new Array<Dim>(s0[0]).fill(null) : null);
+    return c.out(0, type, s0 ? unknownDims(s0[0]) : null);
   }
   const dims = shp.map(elemToDim);
   const n = staticCount(dims);
@@ -1119,7 +1124,7 @@ R.set('MaxUnpool', (c) => {
     const v = c.numbers(2);
     if (v) return c.out(0, type, v);
     const s = c.shape(2);
-    return c.out(0, type, s && typeof s[0] === 'number' ? new Array<Dim>(s[0]).fill(null) : null);
+    return c.out(0, type, s ? unknownDims(s[0]) : null);
   }
   const kernel = attrInts(c.node, 'kernel_shape');
   if (!x || !kernel) return c.out(0, type, null);
