@@ -151,12 +151,32 @@ describe('renderer in Chromium against distillery serve', () => {
     runUrl = page.url();
     await page.getByRole('progressbar').first().waitFor();
     const t0 = Date.now();
+    // Frame times while the run streams progress and epoch events (recorded, not asserted).
+    await page.evaluate(() => {
+      const g = globalThis as unknown as { __frames: number[]; __stopFrames?: boolean; requestAnimationFrame(f: (t: number) => void): void; performance: { now(): number } };
+      g.__frames = [];
+      let last = g.performance.now();
+      const tick = (t: number) => {
+        g.__frames.push(t - last);
+        last = t;
+        if (!g.__stopFrames) g.requestAnimationFrame(tick);
+      };
+      g.requestAnimationFrame(tick);
+    });
     // Live curves arrive per epoch (uPlot canvas; its label names the latest values).
     await page.getByRole('img', { name: /^Loss: Training loss \d/ }).waitFor({ timeout: 90_000 });
     metrics.deviceWhileRunning = await page.locator('.figures div', { hasText: 'Device' }).locator('dd').innerText();
     await shot(page, '08-run-live');
     await page.getByRole('link', { name: 'See results →' }).waitFor({ timeout: 110_000 });
     metrics.compressionRunMs = Date.now() - t0;
+    const streamed = await page.evaluate(() => {
+      const g = globalThis as unknown as { __frames: number[]; __stopFrames?: boolean };
+      g.__stopFrames = true;
+      return g.__frames.slice(1);
+    });
+    const sorted = [...streamed].sort((a, b) => a - b);
+    const pick = (q: number) => Math.round((sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0) * 10) / 10;
+    metrics.runStreamingFrames = { frames: sorted.length, p50: pick(0.5), p95: pick(0.95), p99: pick(0.99), max: pick(1), over50ms: sorted.filter((f) => f > 50).length };
     await shot(page, '09-run-finished');
     // The device it ran on, not the preference ('auto').
     expect(await page.locator('.figures div', { hasText: 'Device' }).locator('dd').innerText()).toBe('CPU');
