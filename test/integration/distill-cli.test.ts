@@ -53,6 +53,20 @@ describe('distillery distill', () => {
     expect(j.metrics.agreement).toBeGreaterThan(0.6);
   });
 
+  it('matches a student tensor to a teacher tensor (--feature-match) and exports the student alone', async () => {
+    const out = join(dir, 'fm.onnx');
+    const r = await runCli(['distill', '--teacher', SAMPLE_TEACHER, '--data', SAMPLE_DATA, '--student', 'mlp:64', '--epochs', '2', '--limit', '3000', '--feature-match', 'relu_2:relu:0.5', '--out', out, '--db', db, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/reading the teacher's 'relu_2' features/);
+    const j = JSON.parse(r.stdout);
+    expect(j.metrics.testAccuracy).toBeGreaterThan(0.7);
+    const student = await loadModel(out);
+    expect(student.graph.initializers.map((t) => t.name)).toEqual(['fc1.weight', 'fc1.bias', 'head.weight', 'head.bias']);
+    const bad = await runCli(['distill', '--teacher', SAMPLE_TEACHER, '--data', SAMPLE_DATA, '--student', 'mlp:8', '--limit', '500', '--feature-match', 'nope:relu', '--out', join(dir, 'x.onnx'), '--db', db]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/the teacher has no tensor 'nope'/);
+  });
+
   it('fails with one clear line for a bad template and for a missing teacher', async () => {
     const bad = await runCli(['distill', '--teacher', SAMPLE_TEACHER, '--data', SAMPLE_DATA, '--student', 'cnn:8,x/3', '--out', join(dir, 'x.onnx'), '--db', db]);
     expect(bad.code).not.toBe(0);

@@ -1,4 +1,4 @@
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import type { RegisterCommand } from './index.js';
 import { distill, distillDefaults, type DistillEvent, type DistillResult } from '../../engine/distill/distill.js';
 import { printJson } from '../output.js';
@@ -28,6 +28,7 @@ export const registerDistill: RegisterCommand = (program) => {
     .option('--limit <n>', 'use at most N samples per split (quick trials)', parseInteger)
     .addOption(new Option('--augment <kind>', 'extra views of each training image, labelled by the teacher').choices(['none', 'shift', 'shift-flip']).default('none'))
     .option('--augment-views <n>', 'views per image with --augment, the original included', parseInteger, 4)
+    .option('--feature-match <teacher:student[:weight]>', "also match a student tensor to a teacher tensor (names from 'distillery inspect --json')", parseFeatureMatch)
     .addOption(new Option('--device <device>', 'where to train').argParser(parseDevice).default('cpu'))
     .option('--threads <n>', 'CPU threads', parseInteger)
     .option('--out <file>', 'where to write the student', 'student.onnx')
@@ -58,6 +59,7 @@ export const registerDistill: RegisterCommand = (program) => {
             patience: o.patience,
             limit: o.limit,
             augment: o.augment,
+            featureMatch: o.featureMatch,
             augmentViews: o.augmentViews,
             device: o.device,
             threads: o.threads,
@@ -115,6 +117,16 @@ function printSummary(r: DistillResult, id: string | null): void {
   ];
   if (id) lines.push(`  experiment       ${id}`);
   process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+/** TEACHER_TENSOR:STUDENT_TENSOR[:WEIGHT] (weight default 1). */
+export function parseFeatureMatch(value: string): { teacherTensor: string; studentTensor: string; weight: number } {
+  const parts = value.split(':');
+  const weight = parts.length === 3 ? Number(parts[2]) : 1;
+  if (parts.length < 2 || parts.length > 3 || !parts[0] || !parts[1] || !(weight > 0)) {
+    throw new InvalidArgumentError(`'${value}' should be TEACHER_TENSOR:STUDENT_TENSOR[:WEIGHT] with a positive weight.`);
+  }
+  return { teacherTensor: parts[0], studentTensor: parts[1], weight };
 }
 
 export type { Command };

@@ -21,7 +21,7 @@ import { createSession, type DeviceRequest } from '../runtime/index.js';
 import { evaluateLogits } from '../training/metrics.js';
 import { train, type TrainConfig, type TrainEvent, type EpochRecord } from '../training/trainer.js';
 import { buildStudent, formatTemplate, parseTemplate, templateParameters } from './students.js';
-import { classifierInfo, teacherLogits, type TeacherInfo } from './teacher.js';
+import { classifierInfo, teacherFeatures, teacherLogits, type TeacherInfo } from './teacher.js';
 import { augmentPreset, augmentSplit, type AugmentPreset } from '../data/augment.js';
 
 export interface DistillOptions {
@@ -52,6 +52,8 @@ export interface DistillOptions {
   augment?: AugmentPreset;
   /** Views per image with augment (default 4, the original included). */
   augmentViews?: number;
+  /** Also match a student tensor to a teacher tensor (MSE through a learned projection). */
+  featureMatch?: { teacherTensor: string; studentTensor: string; weight: number };
 }
 
 export type DistillEvent = TrainEvent | { kind: 'stage'; stage: 'data' | 'teacher' | 'student' | 'train' | 'evaluate' | 'save'; message: string };
@@ -166,6 +168,12 @@ export async function distill(o: DistillOptions, onEvent: (e: DistillEvent) => v
   const teacherTrain = await Promise.all(teachers.map((t) => run(t, trainSplit, 'train')));
   const teacherVal = await Promise.all(teachers.map((t) => run(t, plan.validation, 'validation')));
   const teacherTest = await Promise.all(teachers.map((t) => run(t, plan.test, 'test')));
+  let features: { values: Float32Array; size: number } | undefined;
+  if (o.featureMatch) {
+    if (teachers.length === 0) throw new Error('feature matching needs a teacher');
+    onEvent({ kind: 'stage', stage: 'teacher', message: `reading the teacher's '${o.featureMatch.teacherTensor}' features` });
+    features = await teacherFeatures(teachers[0]!, trainSplit, o.featureMatch.teacherTensor, { cacheDir: o.cacheDir, splitKey: `${keyBase}|train`, device: cfg.device, threads: cfg.threads });
+  }
 
   onEvent({ kind: 'stage', stage: 'student', message: 'building the student' });
   const teacherParams = teachers.length ? Math.max(...teachers.map((t) => parameterCount(t.model))) : 0;
@@ -200,8 +208,9 @@ export async function distill(o: DistillOptions, onEvent: (e: DistillEvent) => v
     checkpointPath: o.checkpointPath,
     checkpointEvery: 200,
     resumeFrom: o.resumeFrom,
+    ...(o.featureMatch ? { featureMatch: { studentTensor: o.featureMatch.studentTensor, weight: o.featureMatch.weight } } : {}),
   };
-  const result = await train(student, { train: trainSplit, validation: plan.validation, classes: numClasses, teacherTrain, teacherValidation: teacherVal }, trainConfig, onEvent, signal);
+  const result = await train(student, { train: trainSplit, validation: plan.validation, classes: numClasses, teacherTrain, teacherValidation: teacherVal, ...(features ? { teacherFeatures: features } : {}) }, trainConfig, onEvent, signal);
 
   onEvent({ kind: 'stage', stage: 'evaluate', message: 'measuring the student on the test split' });
   const studentTest = await logitsOf(result.model, plan.test, numClasses, cfg.device ?? 'cpu', cfg.threads);

@@ -9,6 +9,7 @@ import { checkAgainstModelInput } from '../data/model-input.js';
 import type { Split } from '../data/split.js';
 import type { Model } from '../onnx/ir.js';
 import { writeFileAtomic } from '../onnx/io.js';
+import { encodeModel } from '../onnx/codec.js';
 import { createSession, type DeviceRequest } from '../runtime/index.js';
 
 export interface TeacherInfo {
@@ -108,6 +109,58 @@ export async function teacherLogits(teacher: TeacherInfo, split: Split, o: Teach
       await writeFileAtomic(file, new Uint8Array(logits.buffer));
     }
     return { logits, cached: false };
+  } finally {
+    await session.release();
+  }
+}
+
+/**
+ * The teacher's intermediate tensor `tensor` for every sample of the split, flattened per
+ * sample ([count × size]), for feature matching. Cached like the logits.
+ */
+export async function teacherFeatures(
+  teacher: TeacherInfo,
+  split: Split,
+  tensor: string,
+  o: TeacherRunOptions,
+): Promise<{ values: Float32Array; size: number }> {
+  if (!teacher.model.graph.nodes.some((n) => n.outputs.includes(tensor))) {
+    throw new Error(`${teacher.path}: the teacher has no tensor '${tensor}' (see 'distillery inspect --json' for value names)`);
+  }
+  const key = createHash('sha256').update(`${teacher.sha256}\n${o.splitKey}\n${split.count}\nfeatures:${tensor}`).digest('hex').slice(0, 32);
+  const file = o.cacheDir ? join(o.cacheDir, `${key}.features.f32`) : undefined;
+  const fit = checkAgainstModelInput(split, teacher.inputShape, { inputName: teacher.inputName });
+  // Expose the tensor as an extra output of a copy of the teacher.
+  const g = teacher.model.graph;
+  const withOutput = { ...teacher.model, graph: { ...g, outputs: [...g.outputs, { name: tensor, type: null }] } };
+  const { session } = await createSession(encodeModel(withOutput), { device: o.device ?? 'cpu', threads: o.threads });
+  try {
+    let values: Float32Array | null = null;
+    let size = 0;
+    const batchSize = fit.fixedBatchSize ?? o.batchSize ?? 256;
+    for (const batch of batches(split, batchSize)) {
+      const out = await session.run({ [teacher.inputName]: new ort.Tensor('float32', batch.x, [batch.size, ...fit.modelSampleShape]) });
+      const f = out[tensor]!;
+      if (!values) {
+        size = f.size / batch.size;
+        if (file) {
+          const cached = await readFile(file).catch(() => undefined);
+          if (cached && cached.byteLength === split.count * size * 4) {
+            const v = new Float32Array(split.count * size);
+            new Uint8Array(v.buffer).set(cached);
+            return { values: v, size };
+          }
+        }
+        values = new Float32Array(split.count * size);
+      }
+      values.set(f.data as Float32Array, batch.indices[0]! * size);
+    }
+    if (!values!.every(Number.isFinite)) throw new Error(`${teacher.path}: the teacher's tensor '${tensor}' holds NaN or Infinity`);
+    if (file) {
+      await mkdir(o.cacheDir!, { recursive: true });
+      await writeFileAtomic(file, new Uint8Array(values!.buffer));
+    }
+    return { values: values!, size };
   } finally {
     await session.release();
   }

@@ -5,6 +5,7 @@
 //   loss = α·T²·KL(p_teacher ‖ softmax(s/T)) + (1−α)·CE(s, y)       (KL averaged over the batch,
 //                                                                     CE over labelled samples)
 //   dL/ds = α·T·(softmax(s/T) − p_teacher)/B + (1−α)·(softmax(s)·labelled − onehot(y))/n_labelled
+import { createRng } from '../data/prng.js';
 import { buildBackward, type GradShape } from './autodiff.js';
 import { GraphBuilder, pruneUnused } from '../onnx/graph.js';
 import { DataType, type Graph, type Model, type Tensor } from '../onnx/ir.js';
@@ -35,6 +36,11 @@ export interface TrainStepOptions {
    * patches. true = the default set, false = none, or choose each.
    */
   fast?: boolean | { pool?: boolean; reluSwap?: boolean; convPatches?: boolean };
+  /**
+   * Feature matching: weight · mean((W·flatten(student tensor) + b − teacher features)²), with
+   * the projection W, b learned along (and dropped from the exported student).
+   */
+  featureMatch?: { studentTensor: string; teacherSize: number; weight: number; seed: number };
 }
 
 export interface ParamSlot {
@@ -52,8 +58,23 @@ export interface TrainStepGraph {
   inputName: string;
   /** Feeds besides params and state. */
   feeds: { teacherProbs: string; labels: string; lr: string; temperature: string; alpha: string; bc1: string; bc2: string };
-  outputs: { loss: string; lossKd: string; lossCe: string; gradNorm: string };
+  outputs: { loss: string; lossKd: string; lossCe: string; gradNorm: string; lossFm?: string };
   classes: number;
+  /** Starting values of trained tensors that are not the student's (the feature projection). */
+  extraParams: Map<string, Float32Array>;
+  /** Feed of the teacher's features [B, size] when feature matching. */
+  teacherFeatures?: string;
+}
+
+function producedValues(g: Model['graph']): Set<string> {
+  return new Set(g.nodes.flatMap((n) => n.outputs));
+}
+
+/** Xavier-uniform [rows, cols] from a seeded stream. */
+function xavier(rows: number, cols: number, seed: number): Float32Array {
+  const rng = createRng(seed);
+  const limit = Math.sqrt(6 / (rows + cols));
+  return Float32Array.from({ length: rows * cols }, () => (2 * rng.next() - 1) * limit);
 }
 
 /** A deep copy of the IR (initializer bytes shared: they are never mutated in place). */
@@ -138,7 +159,7 @@ export function buildTrainStep(o: TrainStepOptions): TrainStepGraph {
   const nLabelled = b.op('Max', [b.op('ReduceSum', [labelled], { keepdims: 0 }), one]);
   const ceSum = b.op('Neg', [b.op('ReduceSum', [b.op('Mul', [labels, logS])], { keepdims: 0 })]);
   const lossCe = b.op('Div', [ceSum, nLabelled], {}, { output: 'loss_ce' });
-  const loss = b.op('Add', [lossKd, b.op('Mul', [oneMinusAlpha, lossCe])], {}, { output: 'loss' });
+  let loss = b.op('Add', [lossKd, b.op('Mul', [oneMinusAlpha, lossCe])]);
 
   const kdGrad = b.op('Mul', [b.op('Mul', [alpha, temperature]), b.op('Mul', [b.op('Sub', [q, teacherProbs]), invB])]);
   const pS = b.op('Exp', [logS]);
@@ -147,21 +168,61 @@ export function buildTrainStep(o: TrainStepOptions): TrainStepGraph {
 
   const shapeOf = (name: string): GradShape => {
     if (name === seed) return { elemType: DataType.FLOAT, dims: [B, classes] };
-    return extraShapes.get(name) ?? o.shape(name);
+    return extraShapes.get(name) ?? fmShapes.get(name) ?? o.shape(name);
   };
+  const seeds = new Map([[logits, seed]]);
+  const extraParams = new Map<string, Float32Array>();
+  const fmShapes = new Map<string, GradShape>();
+  let lossFm: string | undefined;
+  let teacherFeatures: string | undefined;
+  const wrt = [...trainable];
+  if (o.featureMatch) {
+    const fm = o.featureMatch;
+    if (!producedValues(g).has(fm.studentTensor)) {
+      throw new Error(`feature matching: the student has no tensor '${fm.studentTensor}' (see 'distillery inspect' for its value names)`);
+    }
+    const sDims = shapeOf(fm.studentTensor).dims;
+    const dS = sDims.slice(1).reduce((a, d) => a * d, 1);
+    const dT = fm.teacherSize;
+    // Projection student → teacher features, Xavier-initialised from the seed.
+    const wName = b.fresh('feature_proj.weight');
+    const bName = b.fresh('feature_proj.bias');
+    extraParams.set(wName, xavier(dS, dT, fm.seed));
+    extraParams.set(bName, new Float32Array(dT));
+    for (const [name, dims] of [[wName, [dS, dT]], [bName, [dT]]] as const) {
+      fmShapes.set(name, { elemType: DataType.FLOAT, dims: [...dims] });
+      g.inputs.push({ name, type: { kind: 'tensor', elemType: DataType.FLOAT, shape: [...dims] } });
+      trained.push({ name, dataType: DataType.FLOAT, dims: [...dims], data: { kind: 'raw', bytes: new Uint8Array(0) } });
+      wrt.push(name);
+    }
+    teacherFeatures = b.input('teacher_features', DataType.FLOAT, [B, dT]);
+    const flat = b.op('Reshape', [fm.studentTensor, b.constInt64('fm_shape', [B, dS])]);
+    const mm = b.op('MatMul', [flat, wName]);
+    const proj = b.op('Add', [mm, bName]);
+    fmShapes.set(flat, { elemType: DataType.FLOAT, dims: [B, dS] });
+    fmShapes.set(mm, { elemType: DataType.FLOAT, dims: [B, dT] });
+    fmShapes.set(proj, { elemType: DataType.FLOAT, dims: [B, dT] });
+    const diff = b.op('Sub', [proj, teacherFeatures]);
+    const weight = b.constFloat('fm_weight', [fm.weight]);
+    lossFm = b.op('Mul', [weight, b.op('ReduceMean', [b.op('Mul', [diff, diff])], { keepdims: 0 })], {}, { output: 'loss_fm' });
+    loss = b.op('Add', [loss, lossFm]);
+    // d(loss)/d(proj) in closed form; the autodiff carries it into the student and the projection.
+    seeds.set(proj, b.op('Mul', [diff, b.constFloat('fm_scale', [(2 * fm.weight) / (B * dT)])]));
+  }
+  loss = b.op('Identity', [loss], {}, { output: 'loss' });
   const grads = buildBackward({
     graph: g,
     builder: b,
     opset,
-    seeds: new Map([[logits, seed]]),
-    wrt: trainable,
+    seeds,
+    wrt,
     shape: shapeOf,
     convWeightGrad: fast.convPatches ? 'patches' : 'conv',
   });
   lowerTrainingOps(g, b);
 
   // Global-norm clipping; the norm is reported either way.
-  const sqSums = trainable.map((p) => b.op('ReduceSum', [b.op('Mul', [grads.get(p)!, grads.get(p)!])], { keepdims: 0 }));
+  const sqSums = wrt.map((p) => b.op('ReduceSum', [b.op('Mul', [grads.get(p)!, grads.get(p)!])], { keepdims: 0 }));
   const normSq = sqSums.length === 1 ? sqSums[0]! : b.op('Sum', sqSums);
   const gradNorm = b.op('Sqrt', [normSq], {}, { output: 'grad_norm' });
   let coef: string | undefined;
@@ -202,7 +263,7 @@ export function buildTrainStep(o: TrainStepOptions): TrainStepGraph {
     b.output(p.output, DataType.FLOAT, p.dims);
     for (const s of p.state) b.output(s.output, DataType.FLOAT, p.dims);
   }
-  for (const out of [loss, lossKd, lossCe, gradNorm]) b.output(out, DataType.FLOAT, []);
+  for (const out of [loss, lossKd, lossCe, gradNorm, ...(lossFm ? [lossFm] : [])]) b.output(out, DataType.FLOAT, []);
   // Rules may leave values nobody reads (e.g. an interleave replaced by its pieces).
   pruneUnused(g);
 
@@ -211,8 +272,10 @@ export function buildTrainStep(o: TrainStepOptions): TrainStepGraph {
     params,
     inputName,
     feeds: { teacherProbs, labels, lr, temperature, alpha, bc1, bc2 },
-    outputs: { loss, lossKd, lossCe, gradNorm },
+    outputs: { loss, lossKd, lossCe, gradNorm, ...(lossFm ? { lossFm } : {}) },
     classes,
+    extraParams,
+    ...(teacherFeatures ? { teacherFeatures } : {}),
   };
 }
 

@@ -43,6 +43,8 @@ export interface TrainConfig {
    * still come once per step, cancellation and checkpoints are honoured between runs.
    */
   stepsPerRun?: number;
+  /** Match a student tensor to teacher features (TrainData.teacherFeatures) through a learned projection. */
+  featureMatch?: { studentTensor: string; weight: number };
   /** Use the training graph rewrites (faster pooling, dW by patches); default true. */
   fast?: boolean;
 }
@@ -53,6 +55,8 @@ export interface TrainData {
   classes: number;
   /** Teacher logits for every train / validation sample, one array per teacher ([count × classes]). */
   teacherTrain: Float32Array[];
+  /** Teacher features for every train sample ([count × size]), for feature matching. */
+  teacherFeatures?: { values: Float32Array; size: number };
   teacherValidation: Float32Array[];
 }
 
@@ -156,6 +160,9 @@ export async function train(
     clipNorm: config.clipNorm,
     inputName,
     fast: config.fast ?? true,
+    ...(config.featureMatch
+      ? { featureMatch: { studentTensor: config.featureMatch.studentTensor, weight: config.featureMatch.weight, teacherSize: data.teacherFeatures?.size ?? 0, seed: config.seed } }
+      : {}),
     shape: (name) => {
       const s = shapes.get(name);
       if (!s) throw new TrainingError(`internal: no shape known for value '${name}'`);
@@ -166,7 +173,9 @@ export async function train(
     throw new TrainingError(`the student has ${step.classes} outputs but the data has ${data.classes} classes`);
   }
 
-  const stepsPerRun = config.stepsPerRun ?? 8;
+  if (config.featureMatch && !data.teacherFeatures) throw new TrainingError('feature matching needs the teacher features of every training sample');
+  // Feature matching feeds one more per-step tensor; it runs one step per session.run.
+  const stepsPerRun = config.featureMatch ? 1 : (config.stepsPerRun ?? 8);
   if (!Number.isInteger(stepsPerRun) || stepsPerRun < 1) throw new TrainingError(`stepsPerRun must be a whole number >= 1, got ${stepsPerRun}`);
   const loop = stepsPerRun > 1 ? buildTrainLoop(step) : null;
   const created = await createSession(encodeModel(loop ? loop.model : step.model), { device: config.device ?? 'cpu', threads: config.threads });
@@ -181,7 +190,7 @@ export async function train(
   let weights = weightsOf(student, trainable);
   const state = new Map<string, ort.Tensor>();
   const tensor = (arr: Float32Array, dims: number[]) => new ort.Tensor('float32', arr, dims);
-  let params = new Map<string, ort.Tensor>(step.params.map((p) => [p.name, tensor(weights.get(p.name)!, p.dims)]));
+  let params = new Map<string, ort.Tensor>(step.params.map((p) => [p.name, tensor(weights.get(p.name) ?? step.extraParams.get(p.name)!, p.dims)]));
   for (const p of step.params) for (const s of p.state) state.set(s.input, tensor(new Float32Array(p.dims.reduce((a, d) => a * d, 1)), p.dims));
 
   const stepsPerEpoch = batchCount(data.train.count, batchSize, true);
@@ -283,6 +292,12 @@ export async function train(
         });
         for (const [k, v] of params) feeds[k] = v;
         for (const [k, v] of state) feeds[k] = v;
+        if (step.teacherFeatures && data.teacherFeatures) {
+          const { values, size } = data.teacherFeatures;
+          const f = new Float32Array(batchSize * size);
+          group[0]!.indices.forEach((row, i) => f.set(values.subarray(row * size, (row + 1) * size), i * size));
+          feeds[step.teacherFeatures] = tensor(f, [batchSize, size]);
+        }
       }
       const out = await session.run(feeds);
       if (loop) {
@@ -406,7 +421,8 @@ async function evaluate(
 ): Promise<EvalMetrics> {
   const logits = new Float32Array(split.count * classes);
   const feedsBase: Record<string, ort.Tensor> = {};
-  for (const p of step.params) feedsBase[p.name] = new ort.Tensor('float32', weights.get(p.name)!, p.dims);
+  // Only the student's own weights: trained extras (the feature projection) are not inputs here.
+  for (const p of step.params) if (!step.extraParams.has(p.name)) feedsBase[p.name] = new ort.Tensor('float32', weights.get(p.name)!, p.dims);
   const evalBatch = 256;
   for (const batch of batches(split, evalBatch)) {
     const out = await session.run({ ...feedsBase, [inputName]: new ort.Tensor('float32', batch.x, [batch.size, ...split.sampleShape]) });
