@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { accessSync, constants as fsConstants, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { SchemaTooNewError, StoreError } from './errors.js';
+import { SchemaTooNewError, StoreError, writeFailure } from './errors.js';
 import { HISTORY_APP_ID, checkOwnership, latestVersion, migrate, readUserVersion } from './migrate.js';
 import type { Migration } from './migrations/index.js';
 import { ArtifactsRepo } from './repos/artifacts.js';
@@ -58,7 +58,20 @@ export function openDatabase(path: string, options: OpenOptions = {}): Store {
   const readonly = options.readonly === true;
   const migrations = options.migrations;
   const known = latestVersion(migrations);
-  if (!memory && !readonly) mkdirSync(dirname(resolve(path)), { recursive: true });
+  if (!memory && !readonly) {
+    // A read-only or full disk is the user's to fix: say so, instead of SQLite's "unable to open".
+    try {
+      mkdirSync(dirname(resolve(path)), { recursive: true });
+      accessSync(dirname(resolve(path)), fsConstants.W_OK);
+    } catch (err) {
+      const mapped = writeFailure(`Cannot open the history at ${path} for writing`, err);
+      if (mapped instanceof StoreError) {
+        mapped.message += '. Open it read-only to browse it.';
+        throw mapped;
+      }
+      throw err;
+    }
+  }
 
   let db: Database.Database;
   try {
@@ -72,7 +85,19 @@ export function openDatabase(path: string, options: OpenOptions = {}): Store {
     try {
       version = readUserVersion(db);
     } catch (err) {
-      throw new StoreError('NOT_A_HISTORY', `${path} is not a Distillery history: ${(err as Error).message}`, { cause: err });
+      // A WAL history on a read-only file system: SQLite cannot create the shared-memory file
+      // it needs even to read. Nobody can change the file there, so browse a copy in memory
+      // (header switched from WAL to rollback so SQLite reads it without -shm).
+      if (!(readonly && !memory && (err as { code?: string }).code === 'SQLITE_CANTOPEN' && !folderWritable(path))) {
+        throw new StoreError('NOT_A_HISTORY', `${path} is not a Distillery history: ${(err as Error).message}`, { cause: err });
+      }
+      db.close();
+      try {
+        db = new Database(readSnapshot(path), { readonly: true });
+        version = readUserVersion(db);
+      } catch (err2) {
+        throw new StoreError('NOT_A_HISTORY', `${path} is not a Distillery history: ${(err2 as Error).message}`, { cause: err2 });
+      }
     }
     // Check before touching anything: even switching to WAL rewrites the file header.
     if (version > known) throw new SchemaTooNewError(version, known);
@@ -98,6 +123,28 @@ export function openDatabase(path: string, options: OpenOptions = {}): Store {
     throw err;
   }
   return makeStore(db, path, readonly, known, options, memory);
+}
+
+function folderWritable(path: string): boolean {
+  try {
+    accessSync(dirname(resolve(path)), fsConstants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The history file's bytes with the WAL flag cleared (header bytes 18-19), for a read-only
+ * copy in memory. Only for read-only media: commits still in a -wal file there are not seen.
+ */
+function readSnapshot(path: string): Buffer {
+  const bytes = readFileSync(path);
+  if (bytes.length >= 100 && bytes[18] === 2 && bytes[19] === 2) {
+    bytes[18] = 1;
+    bytes[19] = 1;
+  }
+  return bytes;
 }
 
 function makeStore(db: Database.Database, path: string, readonly: boolean, version: number, options: OpenOptions, memory: boolean): Store {

@@ -118,7 +118,9 @@ async function safeExternalPath(dir: string, location: string, modelPath: string
 
 /** Writes `data` to `path` atomically: a temp file in the same folder, then rename. */
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
-  await mkdir(dirname(resolve(path)), { recursive: true });
+  await mkdir(dirname(resolve(path)), { recursive: true }).catch((err: unknown) => {
+    throw writeError(path, err);
+  });
   const tmp = tempName(path);
   try {
     const handle = await open(tmp, 'w');
@@ -131,8 +133,29 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
     await rename(tmp, path);
   } catch (err) {
     await unlink(tmp).catch(() => undefined);
-    throw err;
+    throw writeError(path, err);
   }
+}
+
+const WRITE_ERRORS: Record<string, string> = {
+  ENOSPC: 'the disk is full (ENOSPC); free some space and try again',
+  EDQUOT: 'the disk quota is exceeded (EDQUOT); free some space and try again',
+  EROFS: 'the folder is on a read-only file system (EROFS)',
+  EACCES: 'permission denied (EACCES)',
+  EPERM: 'permission denied (EPERM)',
+};
+
+/**
+ * A failed write as a plain message naming the file the user would look for: "disk full" and
+ * "read-only" are the user's to fix. Other errors pass through unchanged.
+ */
+export function writeError(path: string, err: unknown): unknown {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  const why = code ? WRITE_ERRORS[code] : undefined;
+  if (!why || err instanceof ModelFileError) return err;
+  const e = new ModelFileError(path, `cannot be written: ${why}`);
+  (e as Error & { code?: string }).code = code;
+  return e;
 }
 
 export interface SaveOptions {
@@ -160,14 +183,16 @@ export async function saveModel(model: Model, path: string, options: SaveOptions
     if (byteLength > PROTOBUF_LIMIT) {
       throw new ModelFileError(path, `cannot save: the model is ${byteLength} bytes, over protobuf's 2 GB limit; save it with external data (externalThreshold)`);
     }
-    await mkdir(dirname(resolve(path)), { recursive: true });
+    await mkdir(dirname(resolve(path)), { recursive: true }).catch((err: unknown) => {
+      throw writeError(path, err);
+    });
     const tmp = tempName(path);
     try {
       await writeChunks(tmp, chunks);
       await rename(tmp, path);
     } catch (err) {
       await unlink(tmp).catch(() => undefined);
-      throw err;
+      throw writeError(path, err);
     }
     return;
   }
@@ -195,7 +220,9 @@ export async function saveModel(model: Model, path: string, options: SaveOptions
   const dataPath = join(dirname(resolve(path)), dataName);
   // Both files are written to temp files first; only when both are complete are they renamed
   // (data first), so a failure leaves any previous model and data untouched.
-  await mkdir(dirname(resolve(path)), { recursive: true });
+  await mkdir(dirname(resolve(path)), { recursive: true }).catch((err: unknown) => {
+    throw writeError(path, err);
+  });
   const dataTmp = tempName(dataPath);
   const modelTmp = tempName(path);
   try {
@@ -206,7 +233,7 @@ export async function saveModel(model: Model, path: string, options: SaveOptions
   } catch (err) {
     await unlink(dataTmp).catch(() => undefined);
     await unlink(modelTmp).catch(() => undefined);
-    throw err;
+    throw writeError(path, err);
   }
 }
 

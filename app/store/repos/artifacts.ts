@@ -5,7 +5,7 @@ import { mkdir, open, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { StoreError, invalid, notFound } from '../errors.js';
+import { StoreError, invalid, notFound, writeFailure } from '../errors.js';
 import type { ArtifactInfo, AttachedArtifact } from '../types.js';
 import * as check from '../validate.js';
 import type { Clock } from './clock.js';
@@ -94,6 +94,14 @@ export class ArtifactsRepo {
    */
   async put(source: string | Uint8Array, mediaType: string = DEFAULT_MEDIA_TYPE): Promise<string> {
     check.mediaType(mediaType);
+    try {
+      return await this.putChecked(source, mediaType);
+    } catch (err) {
+      throw writeFailure(`Cannot store the artifact${typeof source === 'string' ? ` ${source}` : ''} in ${this.root()}`, err);
+    }
+  }
+
+  private async putChecked(source: string | Uint8Array, mediaType: string): Promise<string> {
     let sha: string;
     let size: number;
     if (typeof source === 'string') {
