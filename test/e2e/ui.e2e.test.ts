@@ -120,6 +120,10 @@ describe('renderer in Chromium against distillery serve', () => {
   });
 
   it('compression wizard: data, goal, plan with advanced settings, review, start', async () => {
+    await page.locator('ol.stepper').waitFor();
+    // The "Try the sample" visit above may have left a draft for this teacher: start afresh.
+    const startOver = page.getByRole('button', { name: 'Start over' });
+    if (await startOver.count()) await startOver.click();
     await page.getByRole('heading', { name: 'Data' }).waitFor();
     const useSample = page.getByRole('button', { name: 'Use the sample data' });
     if (await useSample.count()) await useSample.click();
@@ -139,11 +143,22 @@ describe('renderer in Chromium against distillery serve', () => {
     await page.getByLabel('Epochs', { exact: true }).fill('2');
     await page.getByLabel('Student', { exact: true }).fill('cnn:4,8/16');
     await shot(page, '06-compress-plan');
+    // The draft survives a reload: same step, same advanced settings.
+    await page.reload();
+    await page.getByRole('heading', { name: 'Plan' }).waitFor();
+    await page.getByText(/Your unfinished draft was restored/).waitFor();
+    await page.getByText('Advanced settings').click();
+    expect(await page.getByLabel('Epochs', { exact: true }).inputValue()).toBe('2');
+    expect(await page.getByLabel('Student', { exact: true }).inputValue()).toBe('cnn:4,8/16');
+    await shot(page, '06b-compress-plan-restored');
     await page.getByRole('button', { name: 'Next →' }).click();
     await page.getByRole('heading', { name: 'Review' }).waitFor();
     await page.getByLabel('Name (optional)').fill('E2E student');
     await shot(page, '07-compress-review');
     await page.getByRole('button', { name: 'Start compression' }).click();
+    await page.waitForURL(/#\/run\//);
+    // Starting a run clears the draft.
+    expect(await page.evaluate(() => (globalThis as unknown as { localStorage: { getItem(k: string): string | null } }).localStorage.getItem('distillery.wizardDraft.v1'))).toBeNull();
   });
 
   it('run monitor: live progress, then the chained quantization, to the end', async () => {
@@ -194,6 +209,7 @@ describe('renderer in Chromium against distillery serve', () => {
     expect(rows).toBeGreaterThanOrEqual(3);
     await page.getByRole('button', { name: 'Measure speed and accuracy' }).click();
     await page.getByText(/× (faster|slower)$/).first().waitFor({ timeout: 90_000 });
+    await page.getByRole('img', { name: /^Precision per layer, \d+ layers/ }).waitFor();
     await shot(page, '10-results');
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export Markdown' }).click()]);
     const md = join(TMP, 'report.md');
@@ -201,6 +217,7 @@ describe('renderer in Chromium against distillery serve', () => {
     const text = (await import('node:fs')).readFileSync(md, 'utf8');
     expect(text).toContain('# E2E student');
     expect(text).toContain('## Before and after');
+    expect(text).toContain('](data:image/svg+xml;base64,');
   });
 
   it('adds a note and a tag, reloads and finds them', async () => {
@@ -312,6 +329,75 @@ describe('renderer in Chromium against distillery serve', () => {
 
   it('no console errors or CSP violations', () => {
     expect(problems).toEqual([]);
+  });
+});
+
+describe('results of a mixed-precision quantization', () => {
+  let srv: Server;
+  let p: Page;
+  let id = '';
+  let mine: string[] = [];
+  beforeAll(async () => {
+    const db = join(TMP, 'mixed', 'history.sqlite');
+    const { openDatabase } = await import('../../app/store/index.js');
+    const store = openDatabase(db);
+    // What `distillery quantize --method mixed` records (abridged): per-layer precision and sensitivity.
+    const names = ['conv1', 'conv2', 'conv3', 'fc1', 'fc2', 'fc3', 'head'];
+    const ops = ['Conv', 'Conv', 'Conv', 'Gemm', 'Gemm', 'Gemm', 'Gemm'];
+    const prec = ['float32', 'int8', 'int8', 'int4', 'int4', 'float16', 'float32'];
+    const drops = [3.9, 0.4, 0.2, 0.05, 0.1, 1.2, 2.6];
+    const e = store.experiments.create({ kind: 'quantize', name: 'Mixed precision (seeded)', config: { model: '/models/fashion-cnn.onnx', method: 'mixed' } });
+    store.experiments.setStatus(e.id, 'running');
+    store.experiments.update(e.id, {
+      summary: {
+        method: 'mixed',
+        output: '/models/fashion-cnn.mixed.onnx',
+        sizeBytes: { before: 420_000, after: 118_000 },
+        accuracy: { before: 0.902, after: 0.894 },
+        latencyMs: { before: 0.9, after: 0.62 },
+        layers: names.map((name, i) => ({ name, op: ops[i], precision: prec[i] })),
+        mixed: { maxAccuracyDrop: 1, budgetMet: true, path: [], layers: names.map((name, i) => ({ name, op: ops[i], params: 1000 * (i + 1), precision: prec[i], sensitivity: { sqnr: 40 - drops[i]! * 6, accuracyDrop: drops[i] }, byPrecision: {} })) },
+      },
+    });
+    store.experiments.setStatus(e.id, 'succeeded');
+    id = e.id;
+    store.close();
+    srv = await startServer(db);
+    p = await browser.newPage({ viewport: { width: 1360, height: 900 } });
+    p.setDefaultTimeout(15_000);
+    mine = watchConsole(p);
+  }, 120_000);
+  afterAll(async () => {
+    await p?.close();
+    await srv?.stop();
+  });
+
+  it('shows the precision heat map with sensitivity, and the table as the accessible fallback', async () => {
+    await p.goto(srv.loginUrl);
+    await p.getByRole('heading', { name: 'Make a model smaller and faster' }).waitFor();
+    await p.goto(`${srv.url}#/results/${id}`);
+    await p.getByRole('heading', { name: 'Precision per layer' }).waitFor();
+    const strip = p.getByRole('img', { name: /^Precision per layer, 7 layers: 2 fp32, 1 fp16, 2 int8, 2 int4\. Lower row: sensitivity/ });
+    await strip.waitFor();
+    expect(await p.locator('.heat .cell.sens').count()).toBe(7);
+    expect(await p.locator('.heat .cell.p-int4').first().getAttribute('title')).toBe('fc1 (Gemm): int4 · accuracy drop if compressed alone 0.05 pts · SQNR 39.7 dB');
+    const table = p.getByRole('table', { name: 'Precision per layer' });
+    expect(await table.locator('tbody tr').count()).toBe(7);
+    await table.getByRole('cell', { name: '3.90 pts' }).waitFor();
+    await p.locator('.heat').scrollIntoViewIfNeeded();
+    await shot(p, '23-results-mixed-precision');
+    expect(mine).toEqual([]);
+    const [download] = await Promise.all([p.waitForEvent('download'), p.getByRole('button', { name: 'Export HTML' }).click()]);
+    const file = join(TMP, 'mixed-report.html');
+    await download.saveAs(file);
+    const html = (await import('node:fs')).readFileSync(file, 'utf8');
+    expect(html).toContain('<figure class="chart" id="chart-trade-off">');
+    expect(html).toContain('<figure class="chart" id="chart-precision">');
+    expect(html).not.toContain('<script');
+    // The exported report renders on its own (its CSP allows no scripts).
+    await p.goto(`file://${file}`);
+    await p.locator('#chart-precision svg').waitFor();
+    await shot(p, '24-report-html');
   });
 });
 

@@ -233,7 +233,7 @@ describe('results, reports, charts', () => {
     const models = modelsOf(detail, [child]);
     expect(models.map((m) => m.role)).toEqual(['teacher', 'student', 'quantized']);
     expect(models[2]).toMatchObject({ accuracy: 0.855, sizeBytes: 30000, latencyMs: 0.3 });
-    expect(layerRows(child.experiment.summary)).toEqual([{ name: 'fc1', op: 'Gemm', precision: 'int8' }]);
+    expect(layerRows(child.experiment.summary)).toEqual([{ name: 'fc1', op: 'Gemm', precision: 'int8', sensitivity: null, params: null }]);
     expect(num({ a: { b: 2 } }, 'x', 'a.b')).toBe(2);
   });
   it('writes Markdown and escaped HTML reports', () => {

@@ -122,18 +122,83 @@ export function paretoPoints(models: ModelFigures[]): ParetoPoint[] {
   return models.map((m, i) => ({ id: m.id, label: m.label, accuracy: m.accuracy, latencyMs: m.latencyMs, sizeBytes: m.sizeBytes, reference: i === 0 }));
 }
 
+export interface LayerSensitivityFigures {
+  /** SQNR (dB) of the final logits with only this layer compressed. */
+  sqnr: number | null;
+  /** Accuracy drop in points with only this layer compressed. */
+  accuracyDrop: number | null;
+}
+
 export interface LayerRow {
   name: string;
   op: string;
   precision: string;
+  /** Per-layer sensitivity (mixed precision only), else null. */
+  sensitivity: LayerSensitivityFigures | null;
+  /** Weight parameters (mixed precision only), else null. */
+  params: number | null;
 }
 
+/**
+ * Per-layer rows from a quantize summary: `layers[]` (every method), enriched with
+ * `mixed.layers[].sensitivity` and `params` by name when mixed precision measured them. A mixed
+ * summary without a plain `layers` list still gives rows.
+ */
 export function layerRows(summary: unknown): LayerRow[] {
-  const layers = (summary as { layers?: unknown } | null)?.layers;
-  if (!Array.isArray(layers)) return [];
-  return layers
-    .filter((l): l is Record<string, unknown> => !!l && typeof l === 'object')
-    .map((l) => ({ name: String(l.name ?? ''), op: String(l.op ?? l.opType ?? ''), precision: String(l.precision ?? '') }));
+  const objs = (v: unknown): Record<string, unknown>[] => (Array.isArray(v) ? v.filter((l): l is Record<string, unknown> => !!l && typeof l === 'object') : []);
+  const plain = objs((summary as { layers?: unknown } | null)?.layers);
+  const mixed = objs(((summary as { mixed?: unknown } | null)?.mixed as { layers?: unknown } | null | undefined)?.layers);
+  const byName = new Map(mixed.map((m) => [String(m.name ?? ''), m]));
+  const sens = (m: Record<string, unknown> | undefined): LayerSensitivityFigures | null => {
+    if (!m) return null;
+    const sqnr = num(m, 'sensitivity.sqnr');
+    const accuracyDrop = num(m, 'sensitivity.accuracyDrop');
+    return sqnr == null && accuracyDrop == null ? null : { sqnr, accuracyDrop };
+  };
+  const source = plain.length ? plain : mixed;
+  return source.map((l) => {
+    const name = String(l.name ?? '');
+    const m = byName.get(name);
+    return { name, op: String(l.op ?? l.opType ?? ''), precision: String(l.precision ?? m?.precision ?? ''), sensitivity: sens(m), params: num(m ?? l, 'params') };
+  });
+}
+
+export type PrecisionKey = 'fp32' | 'fp16' | 'int8' | 'int4' | 'other';
+export const PRECISION_KEYS: readonly PrecisionKey[] = ['fp32', 'fp16', 'int8', 'int4', 'other'];
+export const PRECISION_LABELS: Record<PrecisionKey, string> = { fp32: 'fp32', fp16: 'fp16', int8: 'int8', int4: 'int4', other: 'other' };
+
+/** 'float32' / 'fp32' / 'int8 (static)' ... → one of the legend's classes. */
+export function precisionKey(precision: string): PrecisionKey {
+  const p = precision.toLowerCase();
+  if (/int4|4-?bit|nbits/.test(p)) return 'int4';
+  if (/int8|uint8|8-?bit|qdq/.test(p)) return 'int8';
+  if (/float16|fp16|half/.test(p)) return 'fp16';
+  if (/float32|fp32|float$|^float|single/.test(p)) return 'fp32';
+  return 'other';
+}
+
+/**
+ * How sensitive each layer is, 0 (least) to 1 (most) relative to the other layers: by accuracy
+ * drop when measured, else by SQNR (lower SQNR = more sensitive). Null where a layer has no figure
+ * or no layer has any.
+ */
+export function sensitivityLevels(rows: LayerRow[]): (number | null)[] {
+  const drops = rows.map((r) => r.sensitivity?.accuracyDrop ?? null);
+  const sqnrs = rows.map((r) => r.sensitivity?.sqnr ?? null);
+  const useDrop = drops.some((d) => d != null && d !== 0);
+  const vals = useDrop ? drops : sqnrs.map((s) => (s == null ? null : -s));
+  const finite = vals.filter((v): v is number => v != null && Number.isFinite(v));
+  if (finite.length === 0) return rows.map(() => null);
+  const lo = Math.min(...finite);
+  const hi = Math.max(...finite);
+  return vals.map((v) => (v == null || !Number.isFinite(v) ? null : hi === lo ? 0.5 : (v - lo) / (hi - lo)));
+}
+
+/** Counts per precision class, in legend order, without empty classes. */
+export function precisionCounts(rows: LayerRow[]): { key: PrecisionKey; count: number }[] {
+  const counts = new Map<PrecisionKey, number>();
+  for (const r of rows) counts.set(precisionKey(r.precision), (counts.get(precisionKey(r.precision)) ?? 0) + 1);
+  return PRECISION_KEYS.filter((k) => counts.has(k)).map((key) => ({ key, count: counts.get(key)! }));
 }
 
 /** Loss / accuracy series for charts, matched by name. */
