@@ -282,21 +282,25 @@ export interface DistillConfig {
   tags?: string[];
 }
 
-export const QUANTIZE_METHODS = ['dynamic', 'static', 'int4', 'fp16'] as const;
+export const QUANTIZE_METHODS = ['dynamic', 'static', 'int4', 'fp16', 'mixed', 'auto'] as const;
 export type QuantizeMethod = (typeof QUANTIZE_METHODS)[number];
 
 export interface QuantizeConfig {
   name?: string;
   model: string;
   method: QuantizeMethod;
-  /** Calibration data (static). */
+  /** Calibration data (static, mixed, auto). */
   calib?: string;
   /** Evaluation data for accuracy before/after. */
   eval?: string;
   calibrationMethod?: 'minmax' | 'percentile' | 'entropy';
   perChannel?: boolean;
   limit?: number;
+  /** Largest accepted accuracy drop in points: the guard of mixed and auto. */
   maxAccuracyDrop?: number;
+  /** int4 block size (32, 64 or 128) and symmetric blocks. */
+  blockSize?: number;
+  symmetric?: boolean;
   device?: DevicePreference;
   threads?: number;
   parentId?: string;

@@ -13,46 +13,40 @@ export const quantizeJob: JobKindModule<QuantizeConfig> = {
   },
   async run(p, ctx) {
     const params = p as unknown as QuantizeConfig & { out: string; threads: number | null };
-    const { stat } = await import('node:fs/promises');
-    const { loadModel, saveModel } = await import('../../engine/onnx/io.js');
-    const q = await import('../../engine/quantize/index.js');
-    ctx.progress({ stage: 'load', step: 0, totalSteps: 3 });
-    const model = await loadModel(params.model);
-    const inputName = model.graph.inputs.find((i) => !model.graph.initializers.some((t) => t.name === i.name))?.name;
-    if (ctx.signal.aborted) throw new Error('cancelled');
-    ctx.progress({ stage: 'quantize', step: 1, totalSteps: 3 });
-    let result: { model: typeof model; layers: { name: string; op: string; precision: string; note?: string }[] };
-    if (params.method === 'dynamic') {
-      result = q.quantizeDynamic(model, { perChannel: params.perChannel ?? false });
-    } else if (params.method === 'int4') {
-      result = q.quantizeInt4(model, { blockSize: 32, symmetric: true });
-    } else if (params.method === 'fp16') {
-      result = q.convertFp16(model);
-    } else {
-      if (!params.calib) throw new Error('static quantization needs calibration data (calib)');
-      if (!inputName) throw new Error('the model has no data input to calibrate');
-      const { loadDataset, batches } = await import('../../engine/data/index.js');
-      const data = await loadDataset(params.calib, { limit: params.limit ?? 512 });
-      ctx.log(`calibrating on ${data.train.count} samples from ${params.calib}`, 'info', 'calibrate');
-      const source = function* () {
-        for (const b of batches(data.train, 32)) yield { [inputName]: { data: b.x, dims: [b.size, ...data.sampleShape] } };
-      };
-      result = await q.quantizeStatic(model, source, { method: params.calibrationMethod ?? 'minmax', perChannel: params.perChannel ?? true, threads: params.threads ?? undefined });
+    const { loadModel } = await import('../../engine/onnx/io.js');
+    const { checkQuantizable, runQuantize } = await import('../../engine/quantize/run.js');
+    if ((params.method === 'static' || params.method === 'mixed') && !params.calib) {
+      throw new Error(`${params.method === 'static' ? 'static quantization' : 'mixed precision'} needs calibration data: choose a dataset`);
     }
-    if (ctx.signal.aborted) throw new Error('cancelled');
-    ctx.progress({ stage: 'save', step: 2, totalSteps: 3 });
-    await saveModel(result.model, params.out);
-    const before = (await stat(params.model)).size;
-    const after = (await stat(params.out)).size;
-    ctx.progress({ stage: 'done', step: 3, totalSteps: 3 });
-    return {
-      summary: {
+    if (params.method === 'auto' && !params.calib && !params.eval) throw new Error('auto needs data to measure accuracy on: choose calibration or evaluation data');
+    ctx.progress({ stage: 'load', step: 0, totalSteps: 0 });
+    const model = await loadModel(params.model);
+    checkQuantizable(model, params.model, params.method);
+    let step = 0;
+    const report = await runQuantize(
+      model,
+      params.model,
+      {
         method: params.method,
-        output: params.out,
-        sizeBytes: { before, after },
-        compression: before > 0 ? after / before : null,
-        layers: result.layers.map((l) => ({ name: l.name, op: l.op, precision: l.precision })),
+        out: params.out,
+        calib: params.calib,
+        eval: params.eval,
+        maxAccuracyDrop: params.maxAccuracyDrop,
+        perChannel: params.perChannel,
+        calibration: params.calibrationMethod,
+        blockSize: params.blockSize,
+        symmetric: params.symmetric,
+        limit: params.limit,
+        threads: params.threads ?? 1,
       },
+      (message) => {
+        if (ctx.signal.aborted) throw new Error('cancelled');
+        ctx.log(message, 'info', 'quantize');
+        ctx.progress({ stage: 'quantize', step: ++step, totalSteps: 0 });
+      },
+    );
+    return {
+      summary: { ...report, compression: report.sizeBytes.before > 0 ? report.sizeBytes.after / report.sizeBytes.before : null },
       artifacts: [{ path: params.out, role: 'quantized.onnx', mediaType: 'application/x-onnx' }],
     };
   },

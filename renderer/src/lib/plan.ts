@@ -181,7 +181,9 @@ export function distillConfig(teacher: string, data: string, plan: Advanced, nam
 export function quantizeConfig(model: string, data: string, plan: Advanced, goal: Goal, parentId: string): QuantizeConfig | null {
   if (plan.quantize === 'none') return null;
   const c: QuantizeConfig = { model, method: plan.quantize, eval: data, maxAccuracyDrop: goal.maxDropPoints, parentId };
-  if (plan.quantize === 'static') {
+  // Static, mixed and auto calibrate activation ranges on the data; mixed and auto also keep
+  // the accuracy drop within the goal's budget (the job measures it on the same data).
+  if (plan.quantize === 'static' || plan.quantize === 'mixed' || plan.quantize === 'auto') {
     c.calib = data;
     c.calibrationMethod = plan.calibrationMethod;
   }
