@@ -1,3 +1,5 @@
+import { writeFailureReason } from '../engine/write-errors.js';
+
 /**
  * Errors raised by the store. Each carries a `code` so services and the CLI can tell
  * "the user gave us something wrong" from a bug without parsing messages.
@@ -55,19 +57,8 @@ export function invalid(message: string): StoreError {
   return new StoreError('INVALID_INPUT', message);
 }
 
-const WRITE_ERRORS: Record<string, string> = {
-  ENOSPC: 'the disk is full (ENOSPC); free some space and try again',
-  EDQUOT: 'the disk quota is exceeded (EDQUOT); free some space and try again',
-  EROFS: 'the folder is on a read-only file system (EROFS)',
-  EACCES: 'permission denied (EACCES)',
-  EPERM: 'permission denied (EPERM)',
-  SQLITE_FULL: 'the disk is full (SQLITE_FULL); free some space and try again',
-  SQLITE_READONLY: 'the database cannot be written (SQLITE_READONLY)',
-};
-
 /** A file-system write failure the user can fix (disk full, read-only), as a plain StoreError naming `what`; else the error itself. */
 export function writeFailure(what: string, err: unknown): unknown {
-  const code = (err as NodeJS.ErrnoException | null)?.code;
-  const why = code ? WRITE_ERRORS[code] : undefined;
-  return why ? new StoreError('CANNOT_WRITE', `${what}: ${why}`, { cause: err }) : err;
+  const reason = writeFailureReason(err);
+  return reason ? new StoreError('CANNOT_WRITE', `${what}: ${reason.why}`, { cause: err }) : err;
 }

@@ -4,6 +4,7 @@
 // with fixed random Rᵢ (so dL/dYᵢ = Rᵢ seeds the backward pass), builds the backward pass with
 // buildBackward, runs it, and compares with central differences of the loss computed by running
 // the forward model. DOUBLE graphs where ORT CPU has double kernels, FLOAT otherwise ('auto').
+import { createRng } from '../../app/engine/data/prng.js';
 import { appendFileSync, readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import * as ort from 'onnxruntime-node';
@@ -14,14 +15,8 @@ import { GraphBuilder } from '../../app/engine/onnx/graph.js';
 import { DataType, emptyModel, type Model } from '../../app/engine/onnx/ir.js';
 
 export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = createRng(seed); // the project's seeded stream (mulberry32)
+  return () => r.next();
 }
 
 export function normal(r: () => number): number {

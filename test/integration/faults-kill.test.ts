@@ -4,6 +4,7 @@
 // with createServices and checked: integrity ok, every finished experiment intact (artifacts
 // hash-verified), the killed run 'interrupted' or 'failed' with a plain message, never
 // 'running', and every model file under <dataDir>/models/ a complete, loadable model.
+import { createRng } from '../../app/engine/data/prng.js';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -17,14 +18,8 @@ type Kind = 'distill' | 'quantize' | 'bench';
 const SEED = Number(process.env.DISTILLERY_FAULT_SEED ?? 20261125);
 
 function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = createRng(seed); // the project's seeded stream (mulberry32)
+  return () => r.next();
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

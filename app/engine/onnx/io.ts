@@ -1,5 +1,6 @@
 // Loading and saving ONNX files, with external data. Paths in a model are untrusted:
 // external data must stay inside the model's own folder.
+import { writeFailureReason } from '../write-errors.js';
 import { open, readFile, realpath, rename, stat, unlink, mkdir } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { allTensors, decodeModel, encodeModelChunks, OnnxFormatError, type DecodeLimits, defaultLimits } from './codec.js';
@@ -137,24 +138,15 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
   }
 }
 
-const WRITE_ERRORS: Record<string, string> = {
-  ENOSPC: 'the disk is full (ENOSPC); free some space and try again',
-  EDQUOT: 'the disk quota is exceeded (EDQUOT); free some space and try again',
-  EROFS: 'the folder is on a read-only file system (EROFS)',
-  EACCES: 'permission denied (EACCES)',
-  EPERM: 'permission denied (EPERM)',
-};
-
 /**
  * A failed write as a plain message naming the file the user would look for: "disk full" and
  * "read-only" are the user's to fix. Other errors pass through unchanged.
  */
 export function writeError(path: string, err: unknown): unknown {
-  const code = (err as NodeJS.ErrnoException | null)?.code;
-  const why = code ? WRITE_ERRORS[code] : undefined;
-  if (!why || err instanceof ModelFileError) return err;
-  const e = new ModelFileError(path, `cannot be written: ${why}`);
-  (e as Error & { code?: string }).code = code;
+  const reason = writeFailureReason(err);
+  if (!reason || err instanceof ModelFileError) return err;
+  const e = new ModelFileError(path, `cannot be written: ${reason.why}`);
+  (e as Error & { code?: string }).code = reason.code;
   return e;
 }
 
