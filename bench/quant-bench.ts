@@ -15,21 +15,18 @@ function median(v: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-async function open(model: Model, disabled: string[] = []): Promise<ort.InferenceSession> {
+async function open(model: Model): Promise<ort.InferenceSession> {
   return ort.InferenceSession.create(encodeModel(model), {
     intraOpNumThreads: 1,
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
-    extra: {
-      'session.intra_op.allow_spinning': '0',
-      ...(disabled.length ? { 'optimization.disable_specified_optimizers': disabled.join(',') } : {}),
-    },
+    extra: { 'session.intra_op.allow_spinning': '0' },
   });
 }
 
-async function bench(name: string, variants: Array<{ label: string; model: Model; disabled?: string[] }>, shape: number[]): Promise<void> {
+async function bench(name: string, variants: Array<{ label: string; model: Model }>, shape: number[]): Promise<void> {
   const images = fashion(64);
-  const sessions = await Promise.all(variants.map((v) => open(v.model, v.disabled)));
+  const sessions = await Promise.all(variants.map((v) => open(v.model)));
   const baseBytes = modelBytes(variants[0]!.model);
   for (const batch of [1, 32]) {
     const x = new ort.Tensor('float32', images.x.slice(0, batch * 784), [batch, ...shape]);
@@ -65,7 +62,7 @@ console.log(`onnxruntime-node ${ort.env.versions.common}, 1 thread, median of ${
 await bench('cnn', [
   { label: 'float32', model: cnn },
   { label: 'int8 static (QDQ)', model: staticCnn },
-  { label: 'int8 static, 1st conv fp32', model: staticCnnFirst, disabled: ['QDQPropagationTransformer'] },
+  { label: 'int8 static, 1st conv fp32', model: staticCnnFirst },
   { label: 'int8 dynamic (per chan.)', model: quantizeDynamic(cnn, { perChannel: true }).model },
   { label: 'fp16', model: convertFp16(cnn).model },
 ], cnnShape);

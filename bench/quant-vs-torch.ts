@@ -5,32 +5,38 @@
 //   transformer: bench/transformer-model.ts (21M parameters, random weights, 32 tokens);
 //                PyTorch dynamic int8 on nn.Linear.
 // Latency: median ms, one session at a time, spinning off, models interleaved for 2 rounds (best
-// median kept), 1 and 2 intra-op threads. Usage:
-//   npx tsx bench/quant-vs-torch.ts [cnn|transformer|all] [seconds-per-measure=0.6]
+// median kept), for each intra-op thread count asked. Usage:
+//   npx tsx bench/quant-vs-torch.ts [cnn|transformer|all] [--threads 1,2] [--seconds 0.6]
+// (The size/accuracy curve of mixed precision, and the distilled student: bench/quant-curve.ts.)
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { encodeModel } from '../app/engine/onnx/codec.js';
 import { loadModel } from '../app/engine/onnx/io.js';
 import type { Model } from '../app/engine/onnx/ir.js';
 import {
-  applyPrecisions,
-  chooseStep,
   convertFp16,
-  mixedPrecisionPath,
   modelBytes,
   padFirstConvChannels,
   quantizeDynamic,
   quantizeInt4,
+  quantizeMixed,
   quantizeStatic,
 } from '../app/engine/quantize/index.js';
 import { calibrationBatches, compareLogits, headOf, loadDataForModel, modelLogits, quickLatency, sliceOf, type EvalSet } from '../app/engine/quantize/evaluate.js';
 import { buildTransformer, exportWeights, parameterCount, randomTokens, transformerDefaults } from './transformer-model.js';
 
-const part = process.argv[2] ?? 'all';
-const seconds = Number(process.argv[3] ?? 0.6);
+const { values: flags, positionals } = parseArgs({ allowPositionals: true, options: { threads: { type: 'string', default: '1,2' }, seconds: { type: 'string' } } });
+const part = positionals[0] ?? 'all';
+const seconds = Number(flags.seconds ?? positionals[1] ?? 0.6);
+const threadCounts = flags.threads.split(',').map(Number);
+if (!['cnn', 'transformer', 'all'].includes(part) || threadCounts.some((t) => !Number.isInteger(t) || t < 1) || !(seconds > 0)) {
+  console.error('usage: npx tsx bench/quant-vs-torch.ts [cnn|transformer|all] [--threads 1,2] [--seconds 0.6]');
+  process.exit(2);
+}
 const OUT = process.env.QUANT_BENCH_OUT ?? join(tmpdir(), 'distillery-quant-bench');
 mkdirSync(OUT, { recursive: true });
 const PY = '/usr/bin/python3';
@@ -38,7 +44,6 @@ const PY = '/usr/bin/python3';
 interface Variant {
   label: string;
   model: Model;
-  disabled?: string[];
 }
 
 const fmt = (v: number, d = 2): string => v.toFixed(d);
@@ -55,7 +60,7 @@ async function latencies(variants: Variant[], set: EvalSet | { feeds: (b: number
     for (const v of variants) {
       let m: Record<number, number>;
       if ('feeds' in set) m = await tokenLatency(v, set.feeds, batches, threads);
-      else m = await quickLatency(v.model, set, batches, { threads, seconds, ...(v.disabled ? { disabledOptimizers: v.disabled } : {}) });
+      else m = await quickLatency(v.model, set, batches, { threads, seconds });
       const prev = res.get(v.label);
       res.set(v.label, prev ? Object.fromEntries(batches.map((b) => [b, Math.min(prev[b]!, m[b]!)])) : m);
     }
@@ -108,51 +113,25 @@ async function cnn(): Promise<void> {
     { label: 'int8 static minmax', model: (await quantizeStatic(teacher, cal)).model },
     { label: 'int8 static percentile', model: (await quantizeStatic(teacher, cal, { method: 'percentile' })).model },
     { label: 'int8 static, first conv padded to 4', model: (await quantizeStatic(padded, cal)).model },
-    { label: 'int8 static, first conv float*', model: (await quantizeStatic(teacher, cal, { firstConvFloat: true })).model, disabled: ['QDQPropagationTransformer'] },
+    { label: 'int8 static, first conv float', model: (await quantizeStatic(teacher, cal, { firstConvFloat: true })).model },
     { label: 'int8 dynamic (Gemm only)', model: quantizeDynamic(teacher).model },
-    { label: 'int4 Gemm (block 32) + fp32 conv', model: quantizeInt4(teacher, { blockSize: 32, symmetric: false }).model },
+    { label: 'int4 Gemm (block 32) + fp32 conv', model: quantizeInt4(teacher, { blockSize: 32, symmetric: false, keepConvFloat: true }).model },
     { label: 'fp16', model: convertFp16(teacher).model },
   ];
-  // Mixed precision: one path on the selection images, a budget picks a step.
+  // Mixed precision under a 1-point budget (the whole size/accuracy curve: bench/quant-curve.ts).
   const t0 = Date.now();
-  const mp = await mixedPrecisionPath(teacher, selection, { calibration: cal, int8Mode: 'static', padFirstConv: true, maxAccuracyDrop: -1, fullPath: true });
-  console.log(`mixed-precision path: ${mp.path.length} steps, ${((Date.now() - t0) / 1000).toFixed(1)} s (sensitivity + path on ${selection.count} selection images)`);
-  console.log('\nPer-layer sensitivity (one layer lowered, rest float; selection images):');
-  console.log('| layer | op | params | int4 SQNR dB / drop pts | int8 SQNR dB / drop pts | fp16 SQNR dB |');
-  console.log('|---|---|---:|---:|---:|---:|');
-  for (const s of mp.sensitivity) {
-    const c = (p: 'int4' | 'int8' | 'float16') => (s.byPrecision[p] ? `${fmt(s.byPrecision[p]!.sqnr, 1)} / ${fmt(s.byPrecision[p]!.accuracyDrop)}` : '—');
-    console.log(`| ${s.name} | ${s.op} | ${s.params} | ${c('int4')} | ${c('int8')} | ${s.byPrecision.float16 ? fmt(s.byPrecision.float16.sqnr, 1) : '—'} |`);
-  }
+  const mixed = await quantizeMixed(teacher, selection, { calibration: cal, int8Mode: 'static', padFirstConv: true, maxAccuracyDrop: 1 });
+  console.log(`mixed precision (budget 1 pt): ${mixed.layers.map((l) => `${l.name}=${l.precision}`).join(' ')}, ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  variants.push({ label: 'mixed (budget 1 pt)', model: mixed.model });
   const ref = await modelLogits(teacher, test);
   const refAcc = compareLogits(ref.logits, ref.logits, 10, test.y).accuracy!;
   const floatSize = modelBytes(teacher);
   console.log(`float32 test accuracy ${fmt(refAcc * 100)} %`);
-  console.log('\nGreedy path (each step raises the layer that hurts most; selection drop / test figures):');
-  console.log('| step | raised | size ratio | selection drop (pts) | test accuracy | test drop (pts) |');
-  console.log('|---:|---|---:|---:|---:|---:|');
-  for (const [i, step] of mp.path.entries()) {
-    const m = (await applyPrecisions(mp.named, step.plan, { calibration: cal, int8Mode: 'static', padFirstConv: true })).model;
-    const c = compareLogits(ref.logits, (await modelLogits(m, test)).logits, 10, test.y);
-    console.log(`| ${i} | ${step.changed ? `${step.changed.layer} ${step.changed.from}→${step.changed.to}` : 'start (all lowest)'} | ${fmt(modelBytes(m) / floatSize, 3)} | ${fmt(step.accuracyDrop)} | ${fmt(c.accuracy! * 100)} % | ${fmt((refAcc - c.accuracy!) * 100)} |`);
-  }
-  console.log('\nMixed precision trade-off (budget chosen on selection images, figures on the test set):');
-  console.log('| budget (pts) | plan | size ratio | test accuracy | drop (pts) | agreement |');
-  console.log('|---:|---|---:|---:|---:|---:|');
-  for (const budget of [0.1, 0.25, 0.5, 1, 2]) {
-    const { index, met } = chooseStep(mp.path, budget);
-    const step = mp.path[index]!;
-    const m = (await applyPrecisions(mp.named, step.plan, { calibration: cal, int8Mode: 'static', padFirstConv: true })).model;
-    const l = await modelLogits(m, test);
-    const c = compareLogits(ref.logits, l.logits, 10, test.y);
-    console.log(`| ${budget} | ${Object.entries(step.plan).map(([k, v]) => `${k}=${v}`).join(' ')}${met ? '' : ' (not met)'} | ${fmt(modelBytes(m) / floatSize, 3)} | ${fmt(c.accuracy! * 100)} % | ${fmt((refAcc - c.accuracy!) * 100)} | ${fmt(c.agreement * 100)} % |`);
-    if (budget === 1) variants.push({ label: 'mixed (budget 1 pt)', model: m });
-  }
 
   // Accuracy of every variant on the test set.
   const quality = new Map<string, { acc: number; agr: number; sqnr: number }>();
   for (const v of variants) {
-    const l = await modelLogits(v.model, test, v.disabled ? { disabledOptimizers: v.disabled } : {});
+    const l = await modelLogits(v.model, test);
     const c = compareLogits(ref.logits, l.logits, 10, test.y);
     quality.set(v.label, { acc: c.accuracy!, agr: c.agreement, sqnr: c.sqnr });
   }
@@ -162,7 +141,7 @@ async function cnn(): Promise<void> {
   writeFileSync(`${base}.calib.bin`, new Uint8Array(calibSet.x.slice().buffer));
   writeFileSync(`${base}.test.bin`, new Uint8Array(test.x.slice().buffer));
   const batches = [1, 32, 64];
-  for (const threads of [1, 2]) {
+  for (const threads of threadCounts) {
     const ours = await latencies(variants, test, batches, threads);
     const torch = torchRef('cnn', base, threads, [1, 64]);
     const tq = { fp32: npy(`${OUT}/torch-cnn-fp32.npy`), int8: npy(`${OUT}/torch-cnn-int8.npy`) };
@@ -179,7 +158,7 @@ async function cnn(): Promise<void> {
       const c = compareLogits(ref.logits, tq[name], 10, test.y);
       console.log(`| PyTorch ${name}${name === 'int8' ? ' static (onednn)' : ''} | — | ${fmt(c.accuracy! * 100)} % | ${fmt((refAcc - c.accuracy!) * 100)} | ${fmt(c.agreement * 100)} % | ${fmt(torch.latencyMs[`${name}/b1`]!, 3)} | — | ${fmt(torch.latencyMs[`${name}/b64`]!, 3)} | ${fmt(f[1]! / torch.latencyMs[`${name}/b1`]!)} / — / ${fmt(f[64]! / torch.latencyMs[`${name}/b64`]!)} |`);
     }
-    for (const ours8 of ['int8 static minmax', 'int8 static, first conv padded to 4', 'int8 static, first conv float*']) {
+    for (const ours8 of ['int8 static minmax', 'int8 static, first conv padded to 4', 'int8 static, first conv float']) {
       const l = ours.get(ours8)!;
       console.log(`ours "${ours8}" vs PyTorch int8: b1 ${fmt(torch.latencyMs['int8/b1']! / l[1]!)}x, b64 ${fmt(torch.latencyMs['int8/b64']! / l[64]!)}x (> 1: ours faster)`);
     }
@@ -220,7 +199,7 @@ async function transformer(): Promise<void> {
   writeFileSync(`${base}.tokens.bin`, new Uint8Array(tokens.slice().buffer));
   const batches = [1, 64];
   const floatSize = modelBytes(model);
-  for (const threads of [1, 2]) {
+  for (const threads of threadCounts) {
     const ours = await latencies(variants, { feeds }, batches, threads, 1);
     const torch = torchRef('transformer', base, threads, batches);
     const tq = { fp32: npy(`${OUT}/torch-transformer-fp32.npy`), int8: npy(`${OUT}/torch-transformer-int8.npy`) };
@@ -237,8 +216,10 @@ async function transformer(): Promise<void> {
       const c = compareLogits(ref, tq[name], spec.classes, null);
       console.log(`| PyTorch ${name}${name === 'int8' ? ' dynamic (Linear)' : ''} | — | ${fmt(c.agreement * 100)} % | ${fmt(c.sqnr, 1)} | ${fmt(torch.latencyMs[`${name}/b1`]!, 2)} | ${fmt(torch.latencyMs[`${name}/b64`]!, 1)} | ${fmt(f[1]! / torch.latencyMs[`${name}/b1`]!)} / ${fmt(f[64]! / torch.latencyMs[`${name}/b64`]!)} |`);
     }
-    const l = ours.get('int8 dynamic (per tensor)')!;
-    console.log(`ours int8 dynamic vs PyTorch int8 dynamic: b1 ${fmt(torch.latencyMs['int8/b1']! / l[1]!)}x, b64 ${fmt(torch.latencyMs['int8/b64']! / l[64]!)}x (> 1: ours faster)`);
+    for (const ours8 of ['int8 dynamic (per tensor)', 'int8 dynamic (per channel)']) {
+      const l = ours.get(ours8)!;
+      console.log(`ours "${ours8}" vs PyTorch int8 dynamic: b1 ${fmt(torch.latencyMs['int8/b1']! / l[1]!)}x, b64 ${fmt(torch.latencyMs['int8/b64']! / l[64]!)}x (> 1: ours faster)`);
+    }
   }
 }
 

@@ -8,8 +8,11 @@ const suites: Record<string, { script: string; args: string[]; what: string }> =
   store: { script: 'store-bench.ts', args: [], what: 'history queries on 10,000 experiments and a 100,000-point series' },
   quant: { script: 'quant-bench.ts', args: [], what: 'int8/int4/fp16 latency against float' },
   'quant-vs-torch': { script: 'quant-vs-torch.ts', args: ['cnn'], what: 'our int8 against PyTorch int8 on the sample teacher' },
+  'quant-curve': { script: 'quant-curve.ts', args: [], what: 'quantization quality and the mixed-precision size/accuracy curve, teacher and distilled student' },
   'train-vs-torch': { script: 'train-vs-torch.ts', args: [], what: 'training step throughput against PyTorch' },
   'train-distill': { script: 'train-distill.ts', args: [], what: 'distillation quality on full Fashion-MNIST' },
+  probes: { script: 'probe-overhead.ts', args: [], what: 'inspectModel/detectDevices in a child process against in-process' },
+  load: { script: 'load.ts', args: ['--minutes', '10'], what: '4 jobs + a streaming UI client for 10 minutes: server memory, API latency, event gaps' },
 };
 
 const asked = process.argv.slice(2);

@@ -48,7 +48,7 @@ export function buildTransformer(spec: Partial<TransformerSpec> = {}): Model {
   const scale = b.initializer(floatTensor('attn_scale', [], [1 / Math.sqrt(dh)]));
   const half = b.initializer(floatTensor('half', [], [0.5]));
   const one = b.initializer(floatTensor('one', [], [1]));
-  const invSqrt2 = b.initializer(floatTensor('inv_sqrt2', [], [Math.SQRT1_2]));
+  const sqrt2 = b.initializer(floatTensor('sqrt2', [], [Math.SQRT2]));
   const linear = (name: string, v: string, inF: number, outF: number): string => {
     const w = b.initializer(floatTensor(`${name}.weight`, [inF, outF], rand(inF * outF, Math.sqrt(1 / inF))));
     const bias = b.initializer(floatTensor(`${name}.bias`, [outF], rand(outF, 0.01)));
@@ -73,7 +73,8 @@ export function buildTransformer(spec: Partial<TransformerSpec> = {}): Model {
     x = b.op('Add', [x, linear(`${p}.attn.o`, merged, D, D)]);
     const h2 = layerNorm(`${p}.ln2`, x);
     const up = linear(`${p}.mlp.up`, h2, D, s.mlp);
-    const gelu = b.op('Mul', [b.op('Mul', [up, half]), b.op('Add', [b.op('Erf', [b.op('Mul', [up, invSqrt2])]), one])]);
+    // GELU as torch.onnx.export writes it (x/√2 by Div), the form ORT fuses into one Gelu op.
+    const gelu = b.op('Mul', [b.op('Mul', [up, half]), b.op('Add', [b.op('Erf', [b.op('Div', [up, sqrt2])]), one])]);
     x = b.op('Add', [x, linear(`${p}.mlp.down`, gelu, s.mlp, D)]);
   }
   const pooled = b.op('ReduceMean', [layerNorm('ln_f', x)], { axes: [1], keepdims: 0 });

@@ -4,6 +4,7 @@ import { app, BrowserWindow, dialog, ipcMain, Menu, screen, session, shell } fro
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import type { ApiEvent } from '../app/contract/events.js';
 import { createServices, type Services } from '../app/services/index.js';
 import { bindApi, eventChannel } from './ipc.js';
 import { isOpenKind, isSaveKind, openDialogOptions, saveDialogOptions } from './dialogs.js';
@@ -54,7 +55,9 @@ async function start(): Promise<void> {
   session.defaultSession.webRequest.onHeadersReceived((details, callback) => {
     callback({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CONTENT_SECURITY_POLICY] } });
   });
+  // Checklist 5: no permission (camera, notifications, clipboard…) is ever granted or reported as granted.
   session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
+  session.defaultSession.setPermissionCheckHandler(() => false);
 
   const trusted = (frame: { url: string; parent: unknown } | null) => isTrustedSender(frame, indexUrl);
   bindApi(ipcMain, services, trusted);
@@ -69,16 +72,13 @@ async function start(): Promise<void> {
     const r = await dialog.showSaveDialog(mainWindow, saveDialogOptions(params.kind, String(params.defaultName ?? 'export')));
     return r.canceled ? null : (r.filePath ?? null);
   });
-  services.events.subscribe((event) => mainWindow?.webContents.send(eventChannel(event), event.payload));
+  services.events.subscribe(toPage);
 
   Menu.setApplicationMenu(Menu.buildFromTemplate(menuTemplate({
     isMac: process.platform === 'darwin',
     isDev,
-    openModel: () => send('menu:open', 'model'),
-    openDataset: () => send('menu:open', 'dataset'),
-    importBundle: () => send('menu:open', 'bundle'),
+    command: (payload) => toPage({ name: 'menu:command', payload }),
     openDataFolder: () => void shell.openPath(dataDir),
-    navigate: (route) => send('menu:navigate', route),
     showAbout: () => void dialog.showMessageBox({ type: 'info', title: 'About Distillery', message: `Distillery ${app.getVersion()}`, detail: 'Distillation, quantization and benchmarks for ONNX models.' }),
     openDocs: () => void shell.openExternal('https://onnxruntime.ai/docs/'),
   })));
@@ -89,8 +89,9 @@ async function start(): Promise<void> {
   });
 }
 
-function send(channel: string, payload: unknown): void {
-  mainWindow?.webContents.send(channel, payload);
+/** Contract events (the services' and the menu's) go to the page on the channels the preload allows. */
+function toPage(event: ApiEvent): void {
+  mainWindow?.webContents.send(eventChannel(event), event.payload);
 }
 
 function createWindow(dataDir: string): void {

@@ -1,26 +1,38 @@
 // The native menu as a template built from callbacks, so it can be checked without Electron.
+// Commands that need the page (open a file, go to a screen) become `menu:command` events; the
+// View items and their shortcuts follow the sidebar's order.
 import type { MenuItemConstructorOptions } from 'electron';
+import type { MenuCommand, MenuScreen } from '../app/contract/menu.js';
 
 export interface MenuActions {
-  openModel(): void;
-  openDataset(): void;
-  importBundle(): void;
+  /** Sends a command to the page. */
+  command(c: MenuCommand): void;
   openDataFolder(): void;
-  navigate(route: 'home' | 'history' | 'compare' | 'settings'): void;
   showAbout(): void;
   openDocs(): void;
   isMac: boolean;
   isDev: boolean;
 }
 
+const SCREENS: { screen: MenuScreen; label: string; accelerator: string }[] = [
+  { screen: 'home', label: 'Home', accelerator: 'CmdOrCtrl+1' },
+  { screen: 'teacher', label: 'Compress a Model', accelerator: 'CmdOrCtrl+2' },
+  { screen: 'history', label: 'History', accelerator: 'CmdOrCtrl+3' },
+  { screen: 'compare', label: 'Compare', accelerator: 'CmdOrCtrl+4' },
+  { screen: 'inspect', label: 'Model Inspector', accelerator: 'CmdOrCtrl+5' },
+  { screen: 'settings', label: 'Settings', accelerator: 'CmdOrCtrl+,' },
+];
+
 export function menuTemplate(a: MenuActions): MenuItemConstructorOptions[] {
   const file: MenuItemConstructorOptions = {
     label: 'File',
     submenu: [
-      { label: 'Open Model…', accelerator: 'CmdOrCtrl+O', click: () => a.openModel() },
-      { label: 'Open Dataset…', accelerator: 'CmdOrCtrl+Shift+O', click: () => a.openDataset() },
+      { label: 'Open Model…', accelerator: 'CmdOrCtrl+O', click: () => a.command({ command: 'open-model' }) },
+      { label: 'Open Dataset Folder…', accelerator: 'CmdOrCtrl+Shift+O', click: () => a.command({ command: 'open-dataset-folder' }) },
+      // Linux and Windows dialogs pick either files or folders, so a CSV file has its own item.
+      { label: 'Open CSV Dataset…', click: () => a.command({ command: 'open-dataset-file' }) },
       { type: 'separator' },
-      { label: 'Import Experiments…', accelerator: 'CmdOrCtrl+I', click: () => a.importBundle() },
+      { label: 'Import Experiments…', accelerator: 'CmdOrCtrl+I', click: () => a.command({ command: 'import-experiments' }) },
       { type: 'separator' },
       { label: 'Open Data Folder', click: () => a.openDataFolder() },
       { type: 'separator' },
@@ -30,10 +42,7 @@ export function menuTemplate(a: MenuActions): MenuItemConstructorOptions[] {
   const view: MenuItemConstructorOptions = {
     label: 'View',
     submenu: [
-      { label: 'Home', accelerator: 'CmdOrCtrl+1', click: () => a.navigate('home') },
-      { label: 'History', accelerator: 'CmdOrCtrl+2', click: () => a.navigate('history') },
-      { label: 'Compare', accelerator: 'CmdOrCtrl+3', click: () => a.navigate('compare') },
-      { label: 'Settings', accelerator: 'CmdOrCtrl+,', click: () => a.navigate('settings') },
+      ...SCREENS.map(({ screen, label, accelerator }): MenuItemConstructorOptions => ({ label, accelerator, click: () => a.command({ command: 'navigate', screen }) })),
       { type: 'separator' },
       { role: 'reload' },
       ...(a.isDev ? [{ role: 'toggleDevTools' } as MenuItemConstructorOptions] : []),

@@ -29,13 +29,15 @@ export function isAllowedExternal(url: string): boolean {
   }
 }
 
+/** Sent as a header on every response; the same rules as the page's own meta tag (renderer/index.html). */
 export const CONTENT_SECURITY_POLICY = [
   "default-src 'self'",
   "script-src 'self'",
-  "style-src 'self' 'unsafe-inline'",
+  "style-src 'self'",
   "img-src 'self' data: blob:",
   "font-src 'self'",
   "connect-src 'self'",
+  "frame-src 'none'",
   "object-src 'none'",
   "base-uri 'none'",
   "form-action 'none'",

@@ -1,4 +1,4 @@
-// The one typed API of Distillery. Every transport (Electron IPC, HTTP + SSE, in-process fake)
+// The one typed API of Distillery. Every transport (Electron IPC, HTTP + WebSocket, in-process fake)
 // carries exactly these methods. Params and results are plain JSON. This folder imports nothing
 // from node: or other app/ folders, so the renderer can import it.
 
@@ -301,6 +301,8 @@ export interface QuantizeConfig {
   /** int4 block size (32, 64 or 128) and symmetric blocks. */
   blockSize?: number;
   symmetric?: boolean;
+  /** int4: leave Conv layers float (only MatMul/Gemm weights become int4). */
+  keepConvFloat?: boolean;
   device?: DevicePreference;
   threads?: number;
   parentId?: string;
@@ -315,10 +317,33 @@ export interface BenchmarkConfig {
   batchSizes?: number[];
   runs?: number;
   limit?: number;
+  /**
+   * Also score the ensembles (averaged softmax) of the best 2 and best 3 models on `data` (needs
+   * labels): the summary then carries `ensembles`, read with ensemblesOf().
+   */
+  ensembles?: boolean;
   device?: DevicePreference;
   threads?: number;
   parentId?: string;
   tags?: string[];
+}
+
+/** One ensemble scored by a benchmark with `ensembles: true` (summary.ensembles[]). */
+export interface EnsembleScore {
+  /** Member model paths as given in `models`, most accurate first. */
+  members: string[];
+  /** Top-1 accuracy (0..1) of the members' averaged softmax: what distilling from all of them teaches. */
+  accuracy: number;
+  /** Labelled samples scored. */
+  samples: number;
+  /** Samples the ensemble gets right and its most accurate member gets wrong. */
+  gains: number;
+  /** Samples its most accurate member gets right and the ensemble gets wrong. */
+  losses: number;
+  /** Sum of the members' p50 latencies (every member answers each input). */
+  latencyMs: number;
+  /** Sum of the members' file sizes. */
+  sizeBytes: number;
 }
 
 export interface StartedJob {
@@ -353,6 +378,8 @@ export interface JobInfo {
   error: string | null;
   /** Last log lines (at most 50). */
   log: string[];
+  /** Its warnings (the GPU stopped responding, …), also in `log`; the first 10, shown as a notice. */
+  warnings: string[];
   /**
    * Where the job runs: the requested device ('auto', 'cpu', 'webgpu', …) until the worker knows
    * the one it got, then that one ('cpu', 'webgpu', …). Null for kinds that take no device.

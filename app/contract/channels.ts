@@ -56,7 +56,7 @@ export const MUTATING_METHODS = [
   'importBundle',
 ] as const satisfies readonly ApiMethod[];
 
-export const EVENT_NAMES = ['job:progress', 'job:epoch', 'job:log', 'job:finished', 'experiments:changed'] as const satisfies readonly ApiEventName[];
+export const EVENT_NAMES = ['job:progress', 'job:epoch', 'job:log', 'job:finished', 'experiments:changed', 'menu:command'] as const satisfies readonly ApiEventName[];
 type MissingEvent = Exclude<ApiEventName, (typeof EVENT_NAMES)[number]>;
 const everyEventListed: MissingEvent extends never ? true : MissingEvent = true;
 void everyEventListed;
@@ -66,7 +66,8 @@ export const CHANNEL_PREFIX = 'api:';
 export const channelOf = (method: ApiMethod): `api:${ApiMethod}` => `api:${method}`;
 /** HTTP endpoint of a method: POST `/api/<method>`. */
 export const httpPathOf = (method: ApiMethod): `/api/${ApiMethod}` => `/api/${method}`;
-export const EVENTS_HTTP_PATH = '/api/events';
+/** WebSocket endpoint of the event stream (browser mode): GET with Upgrade. */
+export const EVENTS_WS_PATH = '/api/ws';
 
 export function isApiMethod(name: unknown): name is ApiMethod {
   return typeof name === 'string' && (API_METHODS as readonly string[]).includes(name);

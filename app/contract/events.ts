@@ -1,5 +1,6 @@
-// Events pushed from the services to every client (IPC `on`, SSE `GET /api/events`).
+// Events pushed from the services to every client (IPC `on`, WebSocket `GET /api/ws`).
 import type { ExperimentStatus, JobKind, JobProgress, JobStatus } from './api.js';
+import type { MenuCommand } from './menu.js';
 
 export interface JobEpochEvent {
   jobId: string;
@@ -39,6 +40,8 @@ export interface ApiEvents {
   'job:log': JobLogEvent;
   'job:finished': JobFinishedEvent;
   'experiments:changed': ExperimentsChangedEvent;
+  /** A native menu command (desktop app only: sent by the Electron shell, not the services). */
+  'menu:command': MenuCommand;
 }
 
 export type ApiEventName = keyof ApiEvents;

@@ -4,4 +4,6 @@ export * from './events.js';
 export * from './channels.js';
 export * from './errors.js';
 export * from './schemas.js';
+export * from './summaries.js';
+export * from './menu.js';
 export type * from './jobs.js';

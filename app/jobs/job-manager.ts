@@ -4,8 +4,9 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { JobInfo, JobKind, JobProgress, JobStatus } from '../contract/api.js';
 import type { ApiEventName, ApiEvents } from '../contract/events.js';
 import type { ParentToWorker, WorkerResult, WorkerToParent } from '../contract/jobs.js';
@@ -25,6 +26,8 @@ export interface JobManagerOptions {
   workerEntry?: string;
   /** Extra environment for the children. */
   env?: NodeJS.ProcessEnv;
+  /** Finished jobs kept in memory for list() (default 100). */
+  keepFinished?: number;
 }
 
 interface Job {
@@ -42,6 +45,10 @@ interface Job {
 }
 
 const MAX_LOG = 50;
+const MAX_WARNINGS = 10;
+/** Finished jobs kept in memory for listJobs by default (results live in the history; older ones
+ *  are dropped so a long-running app does not grow with every job it ever ran). */
+const KEEP_FINISHED_JOBS = 100;
 
 export function newJobId(): string {
   return `job_${Date.now().toString(36)}${randomBytes(5).toString('hex')}`;
@@ -51,7 +58,8 @@ export function newJobId(): string {
 export function resolveWorkerEntry(override?: string): { entry: string; execArgv: string[] } {
   const here = dirname(fileURLToPath(import.meta.url));
   const entry = override ?? (existsSync(join(here, 'worker-entry.js')) ? join(here, 'worker-entry.js') : join(here, 'worker-entry.ts'));
-  return { entry, execArgv: entry.endsWith('.ts') ? ['--import', 'tsx'] : [] };
+  // tsx by absolute URL: a bare 'tsx' resolves from the cwd, which may be anywhere.
+  return { entry, execArgv: entry.endsWith('.ts') ? ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href] : [] };
 }
 
 export class JobManager {
@@ -82,7 +90,7 @@ export class JobManager {
     let resolve!: (info: JobInfo) => void;
     const done = new Promise<JobInfo>((r) => (resolve = r));
     const job: Job = {
-      info: { jobId: newJobId(), experimentId, kind, status: 'queued', createdAt: Date.now(), startedAt: null, finishedAt: null, progress: null, error: null, log: [], device: typeof params.device === 'string' ? params.device : null },
+      info: { jobId: newJobId(), experimentId, kind, status: 'queued', createdAt: Date.now(), startedAt: null, finishedAt: null, progress: null, error: null, log: [], warnings: [], device: typeof params.device === 'string' ? params.device : null },
       params,
       child: null,
       recorder: null,
@@ -270,6 +278,7 @@ export class JobManager {
   private pushLog(job: Job, message: string, level: 'info' | 'warn'): void {
     job.info.log.push(message);
     if (job.info.log.length > MAX_LOG) job.info.log.shift();
+    if (level === 'warn' && job.info.warnings.length < MAX_WARNINGS) job.info.warnings.push(message);
     this.o.emit('job:log', { jobId: job.info.jobId, experimentId: job.info.experimentId, level, message });
   }
 
@@ -338,6 +347,14 @@ export class JobManager {
     emit('experiments:changed', { ids: [id], reason: 'status', status });
     emit('job:finished', { jobId: job.info.jobId, experimentId: id, kind: job.info.kind, status, ...(error ? { error } : {}) });
     job.resolve(snapshot(job));
+    this.forgetOldFinished();
+  }
+
+  private forgetOldFinished(): void {
+    const finished = [...this.jobs.values()].filter((j) => !isActive(j.info.status));
+    finished.sort((a, b) => (a.info.finishedAt ?? 0) - (b.info.finishedAt ?? 0));
+    const keep = this.o.keepFinished ?? KEEP_FINISHED_JOBS;
+    for (const j of finished.slice(0, Math.max(0, finished.length - keep))) this.jobs.delete(j.info.jobId);
   }
 }
 
@@ -350,5 +367,5 @@ function isActive(s: JobStatus): boolean {
 }
 
 function snapshot(job: Job): JobInfo {
-  return { ...job.info, progress: job.info.progress && { ...job.info.progress }, log: [...job.info.log] };
+  return { ...job.info, progress: job.info.progress && { ...job.info.progress }, log: [...job.info.log], warnings: [...job.info.warnings] };
 }

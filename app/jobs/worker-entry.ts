@@ -1,7 +1,9 @@
 // The child process of one job. Receives {type:'start'} then maybe {type:'cancel'}; sends
 // progress/epoch/log and finally one result or error, each with a sequence number. A native
 // crash here (ONNX Runtime) ends only this process; the parent records the experiment as failed.
+// The same process also serves one-shot probes ({type:'probe'}, app/services/probes.ts).
 import type { ParentToWorker, WorkerToParent } from '../contract/jobs.js';
+import { isProbeRequest, serveProbe } from '../services/probe-child.js';
 import { jobKindModule } from './kinds/index.js';
 
 type Outgoing = WorkerToParent extends infer T ? (T extends { seq: number } ? Omit<T, 'seq'> : never) : never;
@@ -54,6 +56,9 @@ process.on('message', (raw: unknown) => {
     void start(msg);
   } else if (msg?.type === 'cancel') {
     controller.abort();
+  } else if (isProbeRequest(raw) && !started) {
+    started = true;
+    void serveProbe(raw);
   }
 });
 // The parent went away: nobody can record the result, stop now.

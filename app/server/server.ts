@@ -1,19 +1,22 @@
 // The contract over HTTP on 127.0.0.1 (browser mode, team review):
 //   POST /api/<method> {params} → {ok:true, result} | {ok:false, error:{message, code}}
-//   GET  /api/events             → Server-Sent Events (every ApiEvent as `event: <name>`)
+//   GET  /api/ws (upgrade)       → WebSocket: every ApiEvent as one JSON message {name, payload}
 //   GET  /*                      → the built renderer (dist/renderer), CSP on HTML
-// Every request needs the token (cookie set by the first `/?token=` load, or Authorization:
-// Bearer). Host and Origin must name the served origin (DNS-rebinding protection).
+// Every request and upgrade needs the token (cookie set by the first `/?token=` load, or
+// Authorization: Bearer; the upgrade also takes `?token=`). Host and Origin must name the served
+// origin (DNS-rebinding protection).
 import { createReadStream } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { extname, join, resolve, sep } from 'node:path';
 import type { ApiErrorBody, ApiErrorCode } from '../contract/api.js';
-import { isApiMethod, isMutating, EVENTS_HTTP_PATH } from '../contract/channels.js';
+import { isApiMethod, isMutating, EVENTS_WS_PATH } from '../contract/channels.js';
 import { ApiError, ContractError } from '../contract/errors.js';
 import type { Services } from '../services/index.js';
+import { createEventSockets } from './event-socket.js';
 
 export interface ServerOptions {
   services: Services;
@@ -26,8 +29,10 @@ export interface ServerOptions {
   staticDir?: string;
   /** Largest accepted request body in bytes (default 1 MiB). */
   maxBodyBytes?: number;
-  /** SSE keep-alive comment interval (default 15 s). */
+  /** WebSocket ping interval; unanswered clients are dropped (default 15 s). */
   heartbeatMs?: number;
+  /** A WebSocket client with more event bytes than this waiting is closed (default 8 MiB). */
+  maxEventBufferBytes?: number;
 }
 
 export interface RunningServer {
@@ -117,6 +122,21 @@ function sendError(res: ServerResponse, code: ApiErrorCode, message: string): vo
   sendJson(res, STATUS[code], { ok: false, error });
 }
 
+function splitUrl(rawUrl = '/'): { rawPath: string; query: URLSearchParams } {
+  const q = rawUrl.indexOf('?');
+  return { rawPath: q === -1 ? rawUrl : rawUrl.slice(0, q), query: new URLSearchParams(q === -1 ? '' : rawUrl.slice(q + 1)) };
+}
+
+/** Answers a refused WebSocket upgrade with a plain HTTP error, then drops the socket. */
+function refuseUpgrade(socket: Duplex, status: number, body: ApiErrorBody): void {
+  const text = JSON.stringify({ ok: false, error: body });
+  socket.once('finish', () => socket.destroy());
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(text)}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n${text}`,
+  );
+}
+
 function errorBody(err: unknown): ApiErrorBody {
   if (err instanceof ContractError) return { message: err.message, code: 'INVALID_PARAMS' };
   if (err instanceof ApiError) return { message: err.message, code: err.code };
@@ -131,7 +151,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const token = o.token ?? randomBytes(32).toString('hex');
   const staticRoot = resolve(o.staticDir ?? join(PROJECT_ROOT, 'dist', 'renderer'));
   const maxBody = o.maxBodyBytes ?? 1024 * 1024;
-  const sseClients = new Set<ServerResponse>();
+  const eventSockets = createEventSockets({ events: services.events, heartbeatMs: o.heartbeatMs ?? 15_000, maxBufferedBytes: o.maxEventBufferBytes ?? 8 * 1024 * 1024 });
   let port = 0;
 
   /** host:port forms this server answers to. */
@@ -155,12 +175,19 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     return origin === `http://${req.headers.host}` && hostAllowed(req);
   }
 
-  function authorized(req: IncomingMessage): 'ok' | 'missing' | 'wrong' {
+  /** DNS rebinding and cross-site requests: refused before anything else. */
+  function foreign(req: IncomingMessage): ApiErrorBody | null {
+    if (!hostAllowed(req)) return { code: 'FORBIDDEN', message: 'Unexpected Host header.' };
+    if (!originAllowed(req)) return { code: 'FORBIDDEN', message: 'Cross-origin requests are not allowed.' };
+    return null;
+  }
+
+  /** Token from the bearer header, the cookie or (upgrades only) the query. */
+  function unauthorized(req: IncomingMessage, queryToken?: string | null): ApiErrorBody | null {
     const auth = req.headers.authorization;
-    const bearer = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : undefined;
-    const cookie = cookieToken(req);
-    if (bearer === undefined && cookie === undefined) return 'missing';
-    return sameToken(bearer, token) || sameToken(cookie, token) ? 'ok' : 'wrong';
+    const given = [auth?.startsWith('Bearer ') ? auth.slice(7).trim() : undefined, cookieToken(req), queryToken ?? undefined].filter((t) => t !== undefined);
+    if (given.length === 0) return { code: 'UNAUTHORIZED', message: 'A token is required: open the URL printed by `distillery serve`.' };
+    return given.some((t) => sameToken(t, token)) ? null : { code: 'FORBIDDEN', message: 'Wrong token.' };
   }
 
   async function readBody(req: IncomingMessage): Promise<string> {
@@ -203,30 +230,6 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       const e = errorBody(err);
       sendJson(res, STATUS[e.code], { ok: false, error: e });
     }
-  }
-
-  function handleEvents(req: IncomingMessage, res: ServerResponse): void {
-    if (req.method !== 'GET') return sendError(res, 'INVALID_PARAMS', 'Use GET for the event stream.');
-    res.writeHead(200, {
-      'Content-Type': 'text/event-stream; charset=utf-8',
-      'Cache-Control': 'no-store',
-      Connection: 'keep-alive',
-      'X-Content-Type-Options': 'nosniff',
-    });
-    res.write('retry: 2000\n: connected\n\n');
-    sseClients.add(res);
-    const unsubscribe = services.events.subscribe((e) => {
-      res.write(`event: ${e.name}\ndata: ${JSON.stringify(e.payload)}\n\n`);
-    });
-    const beat = setInterval(() => res.write(': keep-alive\n\n'), o.heartbeatMs ?? 15_000);
-    beat.unref();
-    const end = () => {
-      clearInterval(beat);
-      unsubscribe();
-      sseClients.delete(res);
-    };
-    req.on('close', end);
-    res.on('close', end);
   }
 
   async function handleStatic(req: IncomingMessage, res: ServerResponse, rawPath: string): Promise<void> {
@@ -287,12 +290,9 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (!hostAllowed(req)) return sendError(res, 'FORBIDDEN', 'Unexpected Host header.');
-    if (!originAllowed(req)) return sendError(res, 'FORBIDDEN', 'Cross-origin requests are not allowed.');
-    const rawUrl = req.url ?? '/';
-    const q = rawUrl.indexOf('?');
-    const rawPath = q === -1 ? rawUrl : rawUrl.slice(0, q);
-    const query = new URLSearchParams(q === -1 ? '' : rawUrl.slice(q + 1));
+    const refused = foreign(req);
+    if (refused) return sendError(res, refused.code, refused.message);
+    const { rawPath, query } = splitUrl(req.url);
 
     // First page load: `/?token=…` sets the cookie and redirects so the token leaves the URL.
     const given = query.get('token');
@@ -306,11 +306,10 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       });
       return void res.end();
     }
-    const auth = authorized(req);
-    if (auth === 'missing') return sendError(res, 'UNAUTHORIZED', 'A token is required: open the URL printed by `distillery serve`.');
-    if (auth === 'wrong') return sendError(res, 'FORBIDDEN', 'Wrong token.');
+    const denied = unauthorized(req);
+    if (denied) return sendError(res, denied.code, denied.message);
 
-    if (rawPath === EVENTS_HTTP_PATH) return handleEvents(req, res);
+    if (rawPath === EVENTS_WS_PATH) return sendJson(res, 426, { ok: false, error: { code: 'INVALID_PARAMS', message: `${EVENTS_WS_PATH} is a WebSocket; open it with a WebSocket client.` } });
     if (rawPath.startsWith('/api/')) return handleApi(req, res, rawPath.slice(5));
     return handleStatic(req, res, rawPath);
   }
@@ -321,12 +320,23 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       else res.destroy();
     });
   });
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    const { rawPath, query } = splitUrl(req.url);
+    const refused = rawPath === EVENTS_WS_PATH ? (foreign(req) ?? unauthorized(req, query.get('token'))) : { code: 'NOT_FOUND' as const, message: `Only ${EVENTS_WS_PATH} accepts WebSocket connections.` };
+    if (refused) return refuseUpgrade(socket, STATUS[refused.code], refused);
+    eventSockets.accept(req, socket, head);
+  });
   server.headersTimeout = 30_000;
   server.requestTimeout = 120_000;
   await new Promise<void>((resolveListen, reject) => {
-    server.once('error', reject);
+    const failed = (err: Error) => {
+      eventSockets.close();
+      reject(err);
+    };
+    server.once('error', failed);
     server.listen(o.port ?? 0, host, () => {
-      server.off('error', reject);
+      server.off('error', failed);
       resolveListen();
     });
   });
@@ -341,8 +351,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     token,
     close: () =>
       new Promise<void>((done) => {
-        for (const c of sseClients) c.end();
-        sseClients.clear();
+        eventSockets.close();
         server.close(() => done());
         server.closeAllConnections();
       }),

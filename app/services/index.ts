@@ -8,6 +8,7 @@ import type {
   ApiMethod,
   ApiParams,
   Artifact,
+  DeviceInfo,
   DistillConfig,
   Experiment,
   JobKind,
@@ -15,7 +16,6 @@ import type {
   Settings,
   StartedJob,
 } from '../contract/api.js';
-import { MODEL_GRAPH_NODE_LIMIT } from '../contract/api.js';
 import { isMutating } from '../contract/channels.js';
 import { ApiError, ContractError } from '../contract/errors.js';
 import type { ApiEvent, ApiEventName, ApiEvents } from '../contract/events.js';
@@ -25,6 +25,7 @@ import { jobKindModule } from '../jobs/kinds/index.js';
 import { exportBundle, historyPath, importBundle, openDatabase, StoreError, type Store } from '../store/index.js';
 import { compare } from './compare.js';
 import { checkOutputPath, checkPath } from './paths.js';
+import { ProbeRunner, type ProbeRunnerOptions } from './probes.js';
 import { loadSettings, saveSettings } from './settings.js';
 
 export interface ServicesOptions {
@@ -41,7 +42,11 @@ export interface ServicesOptions {
   concurrency?: number;
   /** After cancel, kill a job's process that has not stopped within this many ms (default 5000). */
   killAfterMs?: number;
+  /** Finished jobs listed by listJobs (default 100; the history keeps every experiment). */
+  keepFinishedJobs?: number;
   appVersion?: string;
+  /** Probes that open ONNX Runtime (inspectModel, detectDevices) run in a child: its limits. */
+  probes?: ProbeRunnerOptions;
 }
 
 export type Unsubscribe = () => void;
@@ -50,7 +55,8 @@ export interface Services {
   api: Api;
   /** Calls a method by name after validating its params (what transports use). */
   call<M extends ApiMethod>(method: M, params: unknown): Promise<Awaited<ReturnType<Api[M]>>>;
-  events: { subscribe(fn: (event: ApiEvent) => void): Unsubscribe };
+  /** `subscribers` counts live subscriptions (leak checks in tests and diagnostics). */
+  events: { subscribe(fn: (event: ApiEvent) => void): Unsubscribe; readonly subscribers: number };
   /** Internal: the job queue (tests, diagnostics). Not part of the contract. */
   jobs: JobManager;
   store: Store;
@@ -100,7 +106,10 @@ export function createServices(options: ServicesOptions): Services {
       }
     }
   };
-  const jobs = new JobManager({ store, emit, concurrency: options.concurrency ?? settings.concurrency, killAfterMs: options.killAfterMs });
+  const jobs = new JobManager({ store, emit, concurrency: options.concurrency ?? settings.concurrency, killAfterMs: options.killAfterMs, keepFinished: options.keepFinishedJobs });
+  const probes = new ProbeRunner(options.probes);
+  // Device probing is slow (GPU start-up) and its answer rarely changes: kept until a refresh.
+  let devices: Promise<DeviceInfo[]> | undefined;
 
   const modelsDir = (id: string) => join(dataDir, 'models', id);
   const checkpointOf = (id: string) => join(dataDir, 'checkpoints', `${id}.ckpt`);
@@ -211,33 +220,7 @@ export function createServices(options: ServicesOptions): Services {
 
     async inspectModel({ path }) {
       await checkPath(path, 'file', 'inspectModel: path');
-      const { inspectFile } = await import('../engine/onnx/inspect.js');
-      const { model, summary } = await inspectFile(path);
-      // The main graph for drawing (cheap: names only, capped; the file is already decoded).
-      const nodes = model.graph.nodes;
-      const graph = {
-        nodes: nodes.slice(0, MODEL_GRAPH_NODE_LIMIT).map((n) => ({ name: n.name, opType: n.opType, inputs: [...n.inputs], outputs: [...n.outputs] })),
-        truncated: nodes.length > MODEL_GRAPH_NODE_LIMIT,
-      };
-      return {
-        path,
-        irVersion: summary.irVersion,
-        opsetImports: summary.opsetImports,
-        producer: summary.producer,
-        inputs: summary.inputs,
-        outputs: summary.outputs,
-        parameters: summary.parameters,
-        sizeBytes: summary.sizeBytes,
-        ops: summary.ops,
-        flops: summary.flops,
-        unsupportedOps: summary.unsupportedOps,
-        metadata: summary.metadata,
-        nodes: summary.nodes,
-        initializers: summary.initializers,
-        externalData: summary.externalData,
-        runError: summary.runError,
-        graph,
-      };
+      return probes.run('inspectModel', { path });
     },
     async inspectDataset(p) {
       await checkPath(p.path, 'any', 'inspectDataset: path');
@@ -263,6 +246,7 @@ export function createServices(options: ServicesOptions): Services {
     async startBenchmark(config) {
       for (const [i, m] of config.models.entries()) await checkPath(m, 'file', `startBenchmark: models.${i}`);
       if (config.data) await checkPath(config.data, 'any', 'startBenchmark: data');
+      if (config.ensembles && !config.data) throw new ApiError('INVALID_PARAMS', "startBenchmark: 'ensembles' needs 'data': ensembles are scored on labelled samples. Add a dataset, or leave 'ensembles' out.");
       if (config.parentId) store.experiments.get(config.parentId);
       return startJob('bench', config, { tags: config.tags, parentId: config.parentId });
     },
@@ -303,8 +287,15 @@ export function createServices(options: ServicesOptions): Services {
       return { ...settings };
     },
     async detectDevices({ refresh }) {
-      const { detectDevices } = await import('../engine/runtime/index.js');
-      return (await detectDevices(refresh === true)).map((d) => ({ ...d }));
+      if (devices === undefined || refresh === true) {
+        const probing = probes.run('detectDevices', {});
+        devices = probing;
+        // A failed probe is not kept: the next call tries again.
+        probing.catch(() => {
+          if (devices === probing) devices = undefined;
+        });
+      }
+      return (await devices).map((d) => ({ ...d }));
     },
 
     async exportBundle({ ids, path, overwrite }) {
@@ -365,12 +356,16 @@ export function createServices(options: ServicesOptions): Services {
         listeners.add(fn);
         return () => listeners.delete(fn);
       },
+      get subscribers() {
+        return listeners.size;
+      },
     },
     jobs,
     store,
     readOnly,
     close() {
       closed ??= (async () => {
+        probes.close();
         await jobs.close();
         listeners.clear();
         store.close();

@@ -84,4 +84,19 @@ describe('jobs: queue, cancel, crash', () => {
     await expect(services.api.startDistill({ ...quickDistill(teacher), teachers: ['relative/t.onnx'] })).rejects.toThrow(/'teachers.0' must be an absolute path/);
     await expect(services.api.startDistill({ ...quickDistill(teacher), teachers: ['/nope/t.onnx'] })).rejects.toThrow(/teachers.0: \/nope\/t.onnx does not exist/);
   });
+
+  it('keeps only the most recent finished jobs in memory; the history keeps every experiment', async () => {
+    const dir = tempDir('jobs-keep');
+    const few = createServices({ dataDir: dir.dir, concurrency: 1, keepFinishedJobs: 2 });
+    try {
+      const started = [];
+      for (const seed of [1, 2, 3]) started.push(await few.api.startDistill(quickDistill(teacher, { seed, name: `keep ${seed}` })));
+      for (const s of started) expect((await few.jobs.wait(s.jobId)).status).toBe('succeeded');
+      expect((await few.api.listJobs({})).map((j) => j.jobId)).toEqual(started.slice(1).map((s) => s.jobId));
+      expect((await few.api.listExperiments({})).total).toBe(3);
+    } finally {
+      await few.close();
+      dir.cleanup();
+    }
+  });
 });

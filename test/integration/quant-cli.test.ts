@@ -76,6 +76,23 @@ describe('distillery quantize', () => {
     expect(j.sizeBytes.after).toBeLessThan(j.sizeBytes.before * 0.27);
   });
 
+  it('int4: convolutions too, or float with --keep-conv-float', () => {
+    const run = (...extra: string[]) => {
+      const r = cli(TEACHER, '--method', 'int4', '--block-size', '64', '--out', join(dir, `i4${extra.length}.onnx`), '--db', join(dir, 'h.db'), '--json', ...extra);
+      expect(r.stderr).not.toMatch(/distillery:/);
+      expect(r.code).toBe(0);
+      const j = JSON.parse(r.stdout);
+      return { j, precision: Object.fromEntries(j.layers.map((l: { name: string; precision: string }) => [l.name, l.precision])) };
+    };
+    const all = run();
+    expect(all.precision).toEqual({ conv1: 'int4', conv2: 'int4', fc1: 'int4', head: 'int4' });
+    const kept = run('--keep-conv-float');
+    expect(kept.precision).toEqual({ conv1: 'float32', conv2: 'float32', fc1: 'int4', head: 'int4' });
+    // The teacher's convs hold 18,816 weights: 73.5 KB as float32.
+    expect(kept.j.sizeBytes.after - all.j.sizeBytes.after).toBeGreaterThan(60_000);
+    expect(all.j.sizeBytes.after / all.j.sizeBytes.before).toBeLessThan(0.16);
+  });
+
   it('says what is wrong in one line', () => {
     const db = join(dir, 'h.db');
     const noCalib = cli(TEACHER, '--method', 'static', '--out', join(dir, 'x.onnx'), '--db', db);

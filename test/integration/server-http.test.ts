@@ -1,4 +1,4 @@
-// The HTTP transport: real server on 127.0.0.1 port 0, real requests, real SSE, a real job.
+// The HTTP transport: real server on 127.0.0.1 port 0, real requests (events: server-ws.test.ts).
 import { request } from 'node:http';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -34,7 +34,7 @@ function call(server: RunningServer, method: string, params: unknown, headers: R
   }).then((r) => ({ ...r, json: JSON.parse(r.body) as { ok: boolean; result?: any; error?: { message: string; code: string } } }));
 }
 
-describe('server: HTTP + SSE transport', () => {
+describe('server: HTTP transport', () => {
   const tmp = tempDir('server');
   const staticDir = join(tmp.dir, 'renderer');
   let services: Services;
@@ -73,7 +73,7 @@ describe('server: HTTP + SSE transport', () => {
     const wrongCookie = await raw(server, 'GET', '/', { headers: { cookie: 'distillery_token=abc' } });
     expect(wrongCookie.status).toBe(403);
     expect((await raw(server, 'GET', '/')).status).toBe(401);
-    expect((await raw(server, 'GET', '/api/events')).status).toBe(401);
+    expect((await raw(server, 'GET', '/api/ws')).status).toBe(401);
     expect((await raw(server, 'GET', '/?token=wrong')).status).toBe(403);
   });
 
@@ -155,53 +155,5 @@ describe('server: HTTP + SSE transport', () => {
     expect((await call(roServer, 'listExperiments', {})).status).toBe(200);
     // The services refuse too, whatever the transport.
     await expect(roServices.api.setPinned({ id: 'exp_0000000000000000000', pinned: true })).rejects.toThrow(/read-only/);
-  });
-
-  it('streams job events over SSE for a real small job', async () => {
-    const received: { event: string; data: any }[] = [];
-    let finish!: () => void;
-    const finished = new Promise<void>((r) => (finish = r));
-    const sse = request({ host: '127.0.0.1', port: server.port, path: '/api/events', headers: { authorization: `Bearer ${server.token}`, accept: 'text/event-stream' } });
-    const opened = new Promise<void>((resolve, reject) => {
-      sse.on('response', (res) => {
-        expect(res.statusCode).toBe(200);
-        expect(res.headers['content-type']).toMatch(/text\/event-stream/);
-        let buf = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => {
-          buf += d;
-          let i;
-          while ((i = buf.indexOf('\n\n')) !== -1) {
-            const block = buf.slice(0, i);
-            buf = buf.slice(i + 2);
-            const event = /^event: (.*)$/m.exec(block)?.[1];
-            const data = /^data: (.*)$/m.exec(block)?.[1];
-            if (event && data) {
-              received.push({ event, data: JSON.parse(data) });
-              if (event === 'job:finished') finish();
-            }
-          }
-        });
-        resolve();
-      });
-      sse.on('error', reject);
-    });
-    sse.end();
-    await opened;
-    const started = await call(server, 'startDistill', quickDistill(teacher));
-    expect(started.status).toBe(200);
-    const { jobId, experimentId } = started.json.result;
-    await finished;
-    sse.destroy();
-    const names = new Set(received.map((r) => r.event));
-    expect(names).toContain('job:progress');
-    expect(names).toContain('job:epoch');
-    expect(names).toContain('experiments:changed');
-    const progress = received.find((r) => r.event === 'job:progress' && r.data.step > 0)!.data;
-    expect(progress).toMatchObject({ jobId, experimentId });
-    expect(progress.totalSteps).toBeGreaterThan(0);
-    expect(received.find((r) => r.event === 'job:finished')!.data).toMatchObject({ jobId, status: 'succeeded' });
-    const detail = await call(server, 'getExperiment', { id: experimentId });
-    expect(detail.json.result.experiment.status).toBe('succeeded');
   });
 });

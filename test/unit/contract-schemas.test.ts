@@ -3,7 +3,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { API_METHODS, ContractError, EVENT_NAMES, MUTATING_METHODS, channelOf, schemas, validateCall } from '../../app/contract/index.js';
+import { API_METHODS, ContractError, EVENT_NAMES, MUTATING_METHODS, channelOf, ensemblesOf, schemas, validateCall } from '../../app/contract/index.js';
 import { ROOT } from '../helpers/services-fixtures.js';
 
 const ID = 'exp_0000000000000000000';
@@ -13,7 +13,7 @@ describe('contract', () => {
     expect(Object.keys(schemas).sort()).toEqual([...API_METHODS].sort());
     expect(channelOf('listExperiments')).toBe('api:listExperiments');
     for (const m of MUTATING_METHODS) expect(API_METHODS).toContain(m);
-    expect(EVENT_NAMES).toEqual(['job:progress', 'job:epoch', 'job:log', 'job:finished', 'experiments:changed']);
+    expect(EVENT_NAMES).toEqual(['job:progress', 'job:epoch', 'job:log', 'job:finished', 'experiments:changed', 'menu:command']);
   });
 
   it('accepts good params and treats missing params as {}', () => {
@@ -21,6 +21,7 @@ describe('contract', () => {
     expect(validateCall('listExperiments', { kinds: ['distill'], sort: { metric: 'testAccuracy' }, limit: 10 })).toMatchObject({ limit: 10 });
     expect(validateCall('startDistill', { teachers: ['/m/t.onnx'], data: 'C:\\data\\x', student: 'cnn:8,16/32', epochs: 2 })).toMatchObject({ epochs: 2 });
     expect(validateCall('compareExperiments', { ids: [ID, 'exp_1111111111111111111'] }).ids).toHaveLength(2);
+    expect(validateCall('startQuantize', { model: '/m.onnx', method: 'int4', blockSize: 64, keepConvFloat: true })).toMatchObject({ keepConvFloat: true });
   });
 
   const bad: [string, unknown, RegExp][] = [
@@ -35,6 +36,7 @@ describe('contract', () => {
     ['startDistill', { teachers: [], data: '/d' }, /'teachers' needs at least one teacher/],
     ['startDistill', { teachers: ['/t.onnx'], data: '/d', student: 'resnet' }, /'student'/],
     ['startQuantize', { model: '/m.onnx', method: 'int3' }, /'method' must be one of dynamic, static, int4, fp16/],
+    ['startQuantize', { model: '/m.onnx', method: 'int4', keepConvFloat: 'yes' }, /'keepConvFloat' must be true or false/],
     ['addNote', { id: ID, body: 'x'.repeat(20_001) }, /'body' must be at most 20000/],
     ['addTag', { id: ID, tag: 'a,b' }, /'tag'/],
     ['compareExperiments', { ids: [ID] }, /'ids' needs at least 2/],
@@ -63,5 +65,15 @@ describe('contract', () => {
         expect(spec.startsWith('./') || spec === 'valibot', `${f} imports ${spec}`).toBe(true);
       }
     }
+  });
+
+  it('takes ensembles as a benchmark flag and reads them back from a summary, dropping malformed ones', () => {
+    expect(validateCall('startBenchmark', { models: ['/a.onnx', '/b.onnx'], data: '/d', ensembles: true })).toMatchObject({ ensembles: true });
+    expect(() => validateCall('startBenchmark', { models: ['/a.onnx'], ensembles: 'yes' })).toThrow(/'ensembles' must be true or false/);
+    const good = { members: ['/a.onnx', '/b.onnx'], accuracy: 0.93, samples: 500, gains: 9, losses: 2, latencyMs: 1.5, sizeBytes: 3e6 };
+    const summary = { results: [], ensembles: [good, { ...good, accuracy: 1.5 }, { ...good, members: ['/a.onnx'] }, { ...good, gains: -1 }, 'x', null] };
+    expect(ensemblesOf(summary)).toEqual([good]);
+    expect(ensemblesOf(null)).toEqual([]);
+    expect(ensemblesOf({ ensembles: 'no' })).toEqual([]);
   });
 });

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { API_METHODS } from '../../app/contract/index.js';
+import { API_METHODS, MENU_SCREENS, parseMenuCommand } from '../../app/contract/index.js';
 import { createServices } from '../../app/services/index.js';
 import { bindApi, type IpcMainLike } from '../../main/ipc.js';
 import { menuTemplate } from '../../main/menu.js';
@@ -66,20 +66,37 @@ describe('window state', () => {
 });
 
 describe('menu and dialogs', () => {
-  it('has File / Edit / View / Window / Help and wires the actions', () => {
-    const calls: string[] = [];
+  it('has File / Edit / View / Window / Help; page commands are valid menu:command payloads', () => {
+    const calls: unknown[] = [];
     const t = menuTemplate({
-      openModel: () => calls.push('model'), openDataset: () => calls.push('dataset'), importBundle: () => calls.push('bundle'),
-      openDataFolder: () => calls.push('folder'), navigate: (r) => calls.push(`nav:${r}`), showAbout: () => calls.push('about'),
+      command: (c) => calls.push(c), openDataFolder: () => calls.push('folder'), showAbout: () => calls.push('about'),
       openDocs: () => calls.push('docs'), isMac: false, isDev: false,
     });
     expect(t.map((m) => m.label ?? m.role)).toEqual(['File', 'editMenu', 'View', 'windowMenu', 'help']);
-    const file = t[0]!.submenu as { label?: string; click?: () => void }[];
-    file.find((i) => i.label === 'Open Data Folder')!.click!();
-    file.find((i) => i.label === 'Open Model…')!.click!();
-    expect(calls).toEqual(['folder', 'model']);
-    const view = t[2]!.submenu as { role?: string }[];
+    type Item = { label?: string; role?: string; accelerator?: string; click?: () => void };
+    const file = t[0]!.submenu as Item[];
+    const view = t[2]!.submenu as Item[];
+    for (const item of [...file, ...view]) item.click?.();
+    expect(calls).toEqual([
+      { command: 'open-model' }, { command: 'open-dataset-folder' }, { command: 'open-dataset-file' }, { command: 'import-experiments' }, 'folder',
+      ...MENU_SCREENS.map((screen) => ({ command: 'navigate', screen })),
+    ]);
+    for (const c of calls.filter((c) => typeof c === 'object')) expect(parseMenuCommand(c), JSON.stringify(c)).toEqual(c);
+    // The View menu follows the sidebar, Ctrl+1… in its order; no shortcut is used twice.
+    expect(view.filter((i) => i.label).map((i) => `${i.label} ${i.accelerator}`)).toEqual([
+      'Home CmdOrCtrl+1', 'Compress a Model CmdOrCtrl+2', 'History CmdOrCtrl+3', 'Compare CmdOrCtrl+4', 'Model Inspector CmdOrCtrl+5', 'Settings CmdOrCtrl+,',
+    ]);
+    const accelerators = [...file, ...view].map((i) => i.accelerator).filter(Boolean);
+    expect(new Set(accelerators).size).toBe(accelerators.length);
+    expect(file.find((i) => i.label === 'Open Model…')?.accelerator).toBe('CmdOrCtrl+O');
+    expect(file.find((i) => i.label === 'Import Experiments…')?.accelerator).toBe('CmdOrCtrl+I');
     expect(view.some((i) => i.role === 'toggleDevTools')).toBe(false); // no dev tools in a release
+  });
+
+  it('accepts only well-formed menu commands', () => {
+    for (const bad of [null, 'open-model', {}, { command: 'open-model', path: '/etc/passwd' }, { command: 'navigate' }, { command: 'navigate', screen: 'run' }, { command: 'delete-everything' }, { command: 'navigate', screen: 'home', extra: 1 }]) {
+      expect(parseMenuCommand(bad), JSON.stringify(bad)).toBeNull();
+    }
   });
 
   it('filters dialogs by kind and sanitises default names', () => {

@@ -7,6 +7,8 @@ import { DataType } from '../../app/engine/onnx/ir.js';
 import { agreement, gemmToMatMul, modelBytes, quantizeDynamic, sqnr } from '../../app/engine/quantize/index.js';
 import { buildCnn, countOps, fashion, fittedModels, runModel, session, type Images } from './quant-fixtures.js';
 import type { Model } from '../../app/engine/onnx/ir.js';
+import * as ort from 'onnxruntime-node';
+import { buildTransformer, randomTokens } from '../../bench/transformer-model.js';
 
 let mlp: Model;
 let cnn: Model;
@@ -69,12 +71,15 @@ describe('quantizeDynamic', () => {
     expect(fused).not.toContain('MatMulInteger');
   });
 
-  it('MLP per channel: scales and zero points per column of B, at least as accurate', async () => {
+  it('MLP per channel: scales per column of B (one zero point 0), at least as accurate', async () => {
     const per = quantizeDynamic(mlp, { perChannel: true });
     const tensor = quantizeDynamic(mlp);
     const mmi = per.model.graph.nodes.find((n) => n.opType === 'MatMulInteger')!;
     const zp = per.model.graph.initializers.find((t) => t.name === mmi.inputs[3])!;
-    expect(zp.dims).toEqual([256]);
+    expect(zp.dims).toEqual([]);
+    const dql = per.model.graph.nodes.find((n) => n.outputs[0] === mmi.inputs[0])!;
+    const scaleMul = per.model.graph.nodes.find((n) => n.opType === 'Mul' && n.inputs[0] === dql.outputs[1])!;
+    expect(per.model.graph.initializers.find((t) => t.name === scaleMul.inputs[1])!.dims).toEqual([256]);
     const a = await runModel(per.model, images, [784]);
     const b = await runModel(tensor.model, images, [784]);
     expect(sqnr(mlpRef, a)).toBeGreaterThan(sqnr(mlpRef, b));
@@ -102,6 +107,36 @@ describe('quantizeDynamic', () => {
     const out = await runModel(model, images, [1, 28, 28]);
     expect(sqnr(cnnRef, out)).toBeGreaterThan(25);
     expect(agreement(cnnRef, out, 10)).toBeGreaterThan(0.95);
+  });
+
+  it('transformer block (3-D activations, one LayerNorm feeding Q/K/V): every weight MatMul fuses, bias and GELU included', async () => {
+    const spec = { vocab: 64, dim: 64, heads: 4, mlp: 128, blocks: 1, tokens: 8 };
+    const model = buildTransformer(spec);
+    const tokens = new ort.Tensor('int64', randomTokens(16, spec), [16, spec.tokens]);
+    const logits = async (m: Model): Promise<Float32Array> => {
+      const s = await session(m);
+      const out = (await s.run({ tokens })).logits!.data as Float32Array;
+      await s.release();
+      return out;
+    };
+    const ref = await logits(model);
+    for (const perChannel of [false, true]) {
+      const q = quantizeDynamic(model, { perChannel });
+      expect(q.layers.filter((l) => l.precision === 'int8')).toHaveLength(7); // q k v o up down head
+      const fused = await fusedOps(q.model, `transformer-dyn-${perChannel}`);
+      // ORT merges the three identical DynamicQuantizeLinear of the LayerNorm output (CSE): Q/K/V run
+      // as one DynamicQuantizeLinear + three MatMulIntegerToFloat, the others as DynamicQuantizeMatMul;
+      // the bias Adds are folded into both.
+      expect(fused.filter((o) => o === 'MatMulIntegerToFloat')).toHaveLength(3);
+      expect(fused.filter((o) => o === 'DynamicQuantizeLinear')).toHaveLength(1);
+      expect(fused.filter((o) => o === 'DynamicQuantizeMatMul')).toHaveLength(4);
+      expect(fused).not.toContain('MatMulInteger');
+      expect(fused).not.toContain('Cast');
+      // Only the residual adds (and the position embedding) are left as Add nodes.
+      expect(fused.filter((o) => o === 'Add').length).toBeLessThanOrEqual(2);
+      expect(fused).toContain('Gelu');
+      expect(sqnr(ref, await logits(q.model))).toBeGreaterThan(25);
+    }
   });
 
   it('leaves an unfitted random CNN runnable too', async () => {

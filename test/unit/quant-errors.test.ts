@@ -38,7 +38,7 @@ describe('quantization errors', () => {
     convOnly.graph.nodes = convOnly.graph.nodes.slice(0, 3);
     convOnly.graph.outputs = [{ name: convOnly.graph.nodes[2]!.outputs[0]!, type: { kind: 'tensor', elemType: DataType.FLOAT, shape: null } }];
     expect(() => quantizeDynamic(convOnly)).toThrow(/Conv needs static quantization/);
-    expect(() => quantizeInt4(convOnly, { blockSize: 32, symmetric: true })).toThrow(/Conv stays float/);
+    expect(() => quantizeInt4(convOnly, { blockSize: 32, symmetric: true, keepConvFloat: true })).toThrow(/no MatMul\/Gemm with constant 2-D weights \(Conv kept float by request\)/);
   });
 
   it('already quantized models', async () => {

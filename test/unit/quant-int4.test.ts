@@ -160,8 +160,8 @@ describe('quantizeInt4', () => {
     }
   });
 
-  it('CNN: Conv stays float, Gemm layers become MatMulNBits', async () => {
-    const { model, layers } = quantizeInt4(cnn, { blockSize: 32, symmetric: true });
+  it('CNN with keepConvFloat: Conv stays float, Gemm layers become MatMulNBits', async () => {
+    const { model, layers } = quantizeInt4(cnn, { blockSize: 32, symmetric: true, keepConvFloat: true });
     expect(countOps(model, 'Conv')).toBe(2);
     expect(countOps(model, 'MatMulNBits')).toBe(2);
     expect(layers.filter((l) => l.op === 'Conv').every((l) => l.precision === 'float32')).toBe(true);

@@ -4,7 +4,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadModel } from '../../app/engine/onnx/io.js';
 import type { Model } from '../../app/engine/onnx/ir.js';
 import {
+  agreement,
   applyPrecisions,
+  budgetCost,
   candidatePrecisions,
   chooseStep,
   layerSensitivity,
@@ -15,6 +17,7 @@ import {
   storeWeightsFp16,
   weightedLayers,
   modelBytes,
+  type PathStep,
 } from '../../app/engine/quantize/index.js';
 import { calibrationBatches, headOf, loadDataForModel, modelLogits, sliceOf, type EvalSet } from '../../app/engine/quantize/evaluate.js';
 import { buildCnn } from './quant-fixtures.js';
@@ -73,9 +76,12 @@ describe('per-layer precision plans', () => {
     const layers = weightedLayers(nameWeightedNodes(teacher));
     expect(layers.map((l) => l.name)).toEqual(['conv1', 'conv2', 'fc1', 'head']);
     expect(layers.reduce((a, l) => a + l.params, 0)).toBe(824458);
-    expect(candidatePrecisions(layers[0]!, { int8Mode: 'static' })).toEqual(['int8', 'float16', 'float32']);
+    expect(candidatePrecisions(layers[0]!, { int8Mode: 'static' })).toEqual(['int4', 'int8', 'float16', 'float32']);
     expect(candidatePrecisions(layers[2]!, { int8Mode: 'static' })).toEqual(['int4', 'int8', 'float16', 'float32']);
-    expect(candidatePrecisions(layers[0]!, { int8Mode: 'dynamic' })).toEqual(['float16', 'float32']);
+    expect(candidatePrecisions(layers[0]!, { int8Mode: 'dynamic' })).toEqual(['int4', 'float16', 'float32']);
+    // A model whose opset cannot be raised to 21 has no int4 Conv.
+    expect(candidatePrecisions(layers[0]!, { int8Mode: 'static' }, false)).toEqual(['int8', 'float16', 'float32']);
+    expect(candidatePrecisions(layers[2]!, { int8Mode: 'static' }, false)).toEqual(['int4', 'int8', 'float16', 'float32']);
   });
 
   it('applies int8 + int4 + fp16 + fp32 in one model that runs and stays close to float', async () => {
@@ -102,6 +108,20 @@ describe('per-layer precision plans', () => {
     expect(same / test.count).toBeGreaterThan(0.97);
   });
 
+  it('int4 Conv next to int8 layers: QDQ int8, an int4 Conv weight and MatMulNBits in one opset-21 model', async () => {
+    const named = nameWeightedNodes(teacher);
+    const plan = { conv1: 'int8', conv2: 'int4', fc1: 'int4', head: 'int8' } as const;
+    const { model, layers } = await applyPrecisions(named, plan, { calibration: calibrationBatches(calib, 64), int8Mode: 'static', padFirstConv: true });
+    expect(Object.fromEntries(layers.map((l) => [l.name, l.precision]))).toEqual(plan);
+    expect(layers[1]!.note).toMatch(/int4 weight \(DequantizeLinear\)/);
+    expect(model.opsetImports.find((o) => o.domain === '')!.version).toBe(21);
+    const int4Weights = model.graph.initializers.filter((t) => t.dataType === 21); // UINT4
+    expect(int4Weights.map((t) => t.dims)).toEqual([[64, 288], [64, 9]]); // conv2 weight (blocks of 32), its zero points
+    const ref = await modelLogits(teacher, test);
+    const got = await modelLogits(model, test);
+    expect(agreement(ref.logits, got.logits, 10)).toBeGreaterThan(0.95);
+  });
+
   it('stores float16 weights at half the bytes', () => {
     const named = nameWeightedNodes(teacher);
     const half = storeWeightsFp16(named, new Set(['fc1']));
@@ -116,16 +136,31 @@ describe('sensitivity and the mixed-precision path', () => {
     expect(sens).toHaveLength(4);
     for (const s of sens) {
       expect(s.byPrecision.float16!.sqnr).toBeGreaterThan(s.byPrecision.int8!.sqnr);
-      if (s.op !== 'Conv') expect(s.byPrecision.int4!.sqnr).toBeLessThan(s.byPrecision.int8!.sqnr);
+      expect(s.byPrecision.int4!.sqnr).toBeLessThan(s.byPrecision.int8!.sqnr);
     }
     const { path } = await mixedPrecisionPath(teacher, selection, { calibration: cal, int8Mode: 'static', sensitivity: sens, maxAccuracyDrop: -100, fullPath: true });
     // Start: everything at its lowest precision; end: everything float32 (identical logits).
-    expect(Object.values(path[0]!.plan)).toEqual(['int8', 'int8', 'int4', 'int4']);
+    expect(Object.values(path[0]!.plan)).toEqual(['int4', 'int4', 'int4', 'int4']);
     expect(Object.values(path[path.length - 1]!.plan).every((p) => p === 'float32')).toBe(true);
     expect(path[path.length - 1]!.sqnr).toBe(Infinity);
     expect(path[0]!.sizeBytes).toBeLessThan(path[path.length - 1]!.sizeBytes * 0.2);
     // A generous budget takes the first step; an impossible one the most accurate.
     expect(chooseStep(path, 100)).toEqual({ index: 0, met: true });
     expect(chooseStep(path, -100).met).toBe(false);
+    // A disagreement budget: the first step changing at most that share of the float predictions.
+    for (const budget of [0, 0.5, 1, 2]) {
+      const { index, met } = chooseStep(path, budget, 'agreement');
+      expect(met).toBe(true);
+      expect(budgetCost(path[index]!, 'agreement')).toBeLessThanOrEqual(budget);
+      expect(path.slice(0, index).every((st) => budgetCost(st, 'agreement') > budget)).toBe(true);
+    }
+  });
+
+  it('chooseStep: accuracy and agreement budgets pick different steps of the same path', () => {
+    const step = (accuracyDrop: number, agreement: number, sizeBytes: number): PathStep => ({ plan: {}, sizeBytes, accuracy: null, accuracyDrop, agreement, sqnr: 30, changed: null });
+    const path = [step(0.1, 0.985, 10), step(0, 0.993, 20), step(-0.05, 0.997, 30), step(0, 1, 40)];
+    expect([0.25, 0].map((b) => chooseStep(path, b).index)).toEqual([0, 1]);
+    expect([2, 1, 0.5, 0.2, 0].map((b) => chooseStep(path, b, 'agreement').index)).toEqual([0, 1, 2, 3, 3]);
+    expect(chooseStep([step(1, 0.9, 1), step(0.5, 0.95, 2)], 0.1, 'agreement')).toEqual({ index: 1, met: false });
   });
 });

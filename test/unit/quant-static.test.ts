@@ -37,6 +37,22 @@ async function fusedOps(model: Model, name: string): Promise<string[]> {
 
 const cnnBatches = () => imageBatches(calib, 50, CNN_SHAPE);
 
+/** The graph ORT runs (all optimizations, including its NHWC layout change for int8 convs). */
+async function optimizedGraph(model: Model, name: string): Promise<Model['graph']> {
+  const path = join(dir, `${name}-all.onnx`);
+  const s = await session(model, { graphOptimizationLevel: 'all', optimizedModelFilePath: path, logSeverityLevel: 3 });
+  await s.release();
+  return decodeModel(readFileSync(path)).graph;
+}
+
+/** A copy of `model` with the output of its first `op` node also a graph output (blocks the rewrites at it). */
+function exposeOutputOf(model: Model, op: string): Model {
+  const m = structuredClone(model);
+  const name = m.graph.nodes.find((n) => n.opType === op)!.outputs[0]!;
+  m.graph.outputs.push({ name, type: { kind: 'tensor', elemType: DataType.FLOAT, shape: null } });
+  return m;
+}
+
 describe('quantizeStatic on the CNN', () => {
   it('minmax: QDQ graph that ORT fuses into QLinearConv / QGemm, accurate', async () => {
     const r = await quantizeStatic(cnn, cnnBatches);
@@ -81,6 +97,45 @@ describe('quantizeStatic on the CNN', () => {
     expect(r.layers.filter((l) => l.precision === 'int8').map((l) => l.name)).toEqual(
       expect.arrayContaining(['conv1', 'conv2', 'fc1', 'fc2', 'conv1_pool', 'conv2_pool', 'flatten']),
     );
+  });
+
+  it('flattens channels-last: no Transpose between the last int8 pool and QGemm, the same logits', async () => {
+    const r = await quantizeStatic(cnn, cnnBatches);
+    expect(r.layers.find((l) => l.name === 'flatten')!.note).toMatch(/channels-last/);
+    const g = await optimizedGraph(r.model, 'cnn-flatten');
+    const producer = new Map(g.nodes.flatMap((n) => n.outputs.map((o) => [o, n] as const)));
+    const flatten = g.nodes.find((n) => n.opType === 'Flatten')!;
+    expect(producer.get(flatten.inputs[0]!)!.opType).toBe('NhwcMaxPool');
+    expect(g.nodes.filter((n) => n.opType === 'QGemm').map((n) => producer.get(n.inputs[0]!)?.opType)).toEqual(['Flatten', 'QGemm']);
+    // The one Transpose left turns the 1-channel input image NHWC.
+    expect(g.nodes.filter((n) => n.opType === 'Transpose')).toHaveLength(1);
+    // With the Flatten output exposed the rewrite is skipped (NCHW order): int32 sums do not depend
+    // on the order of K, so the int8 logits are bit-identical.
+    const plain = await quantizeStatic(exposeOutputOf(cnn, 'Flatten'), cnnBatches);
+    expect(plain.layers.find((l) => l.name === 'flatten')!.note).not.toMatch(/channels-last/);
+    expect(await optimizedGraph(plain.model, 'cnn-flatten-plain').then((p) => p.nodes.filter((n) => n.opType === 'Transpose').length)).toBe(2);
+    expect(Array.from(await runModel(r.model, images, CNN_SHAPE))).toEqual(Array.from(await runModel(plain.model, images, CNN_SHAPE)));
+  });
+
+  it('firstConvFloat: the float conv and its MaxPool stay float in ORT without session options, the same logits', async () => {
+    const fc = await quantizeStatic(cnn, cnnBatches, { firstConvFloat: true });
+    expect(fc.layers.find((l) => l.name === 'conv1')!.note).toMatch(/Relu moved behind the MaxPool/);
+    const g = await optimizedGraph(fc.model, 'cnn-first-float');
+    const producer = new Map(g.nodes.flatMap((n) => n.outputs.map((o) => [o, n] as const)));
+    // ORT's QDQPropagationTransformer would move the QuantizeLinear in front of a MaxPool that
+    // ends the float part, leaving a u8 NCHW MaxPool (a slow kernel); with the Relu behind the
+    // pool the QuantizeLinear stays after it and absorbs the Relu.
+    const pool = g.nodes.find((n) => n.opType === 'MaxPool')!;
+    expect(producer.get(pool.inputs[0]!)!.opType).not.toBe('QuantizeLinear');
+    const q = g.nodes.find((n) => n.opType === 'QuantizeLinear')!;
+    const beforeQ: string[] = [];
+    for (let n = producer.get(q.inputs[0]!); n; n = producer.get(n.inputs[0]!)) beforeQ.push(n.opType);
+    expect(beforeQ).toContain('MaxPool');
+    expect(g.nodes.filter((n) => n.opType === 'Relu')).toHaveLength(0);
+    // The unswapped graph (conv1's Relu output exposed) computes the same numbers.
+    const plain = await quantizeStatic(exposeOutputOf(cnn, 'Relu'), cnnBatches, { firstConvFloat: true });
+    expect(plain.layers.find((l) => l.name === 'conv1')!.note).not.toMatch(/Relu moved/);
+    expect(Array.from(await runModel(fc.model, images, CNN_SHAPE))).toEqual(Array.from(await runModel(plain.model, images, CNN_SHAPE)));
   });
 
   it('percentile and entropy calibration clip ranges and stay accurate', async () => {

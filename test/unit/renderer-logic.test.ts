@@ -1,7 +1,7 @@
 // Pure renderer logic: formatting, errors, diff-only compare rows, Pareto, virtualisation,
 // the compression wizard's plan, teacher recommendation, routes, history filters, reports.
 import { describe, expect, it } from 'vitest';
-import type { CompareResult, DatasetInspection, ModelInspection } from '../../app/contract/api.js';
+import type { CompareResult, DatasetInspection, EnsembleScore, ModelInspection } from '../../app/contract/api.js';
 import { betterOf, groupRows, labelOf, rowViews, scoreColumns } from '../../renderer/src/lib/compare.js';
 import { checkFit } from '../../renderer/src/lib/datafit.js';
 import { cleanMessage, explainError } from '../../renderer/src/lib/errors.js';
@@ -10,9 +10,9 @@ import { DEFAULT_FILTERS, toggleSort, toParams } from '../../renderer/src/lib/hi
 import { paretoFront, recommend, type ParetoPoint } from '../../renderer/src/lib/pareto.js';
 import { blockerOf, distillConfig, nextStep, prevStep, proposePlan, quantizeConfig, studentParameters } from '../../renderer/src/lib/plan.js';
 import { escapeHtml, htmlReport, markdownReport } from '../../renderer/src/lib/report.js';
-import { layerRows, modelsOf, num } from '../../renderer/src/lib/results.js';
+import { deviceNote, layerRows, modelsOf, num, trainedOn } from '../../renderer/src/lib/results.js';
 import { hrefOf, parseHash } from '../../renderer/src/lib/routes.js';
-import { recommendTeacher, runVerdict, type Candidate } from '../../renderer/src/lib/teachers.js';
+import { recommendTeacher, runVerdict, scoringConfig, usableEnsembles, type Candidate } from '../../renderer/src/lib/teachers.js';
 import { PageCache, pagesFor } from '../../renderer/src/lib/virtual.js';
 import { alignLines, lastValues, ticks } from '../../renderer/src/lib/chart.js';
 import { categoryOf, consumersOf, fitView, graphLayout, graphSummary, sourcesOf } from '../../renderer/src/lib/graph.js';
@@ -173,8 +173,9 @@ describe('compression wizard', () => {
     const plan = proposePlan({ path: 't', parameters: 420_000, inputShape: [1, 28, 28], classes: 10 }, { size: 'quarter', speed: 'any', maxDropPoints: 1 });
     expect(blockerOf('plan', { teacher: 't', data: '/d', dataOk: true }, { ...plan, alpha: 2 })).toMatch(/Alpha/);
     expect(blockerOf('plan', { teacher: 't', data: '/d', dataOk: true }, { ...plan, epochs: 0 })).toMatch(/Epochs/);
-    const dc = distillConfig('/t.onnx', '/d', { ...plan, limit: 2000 }, 'run');
+    const dc = distillConfig(['/t.onnx'], '/d', { ...plan, limit: 2000 }, 'run');
     expect(dc).toMatchObject({ teachers: ['/t.onnx'], data: '/d', limit: 2000, name: 'run', student: plan.student });
+    expect(distillConfig(['/a.onnx', '/b.onnx'], '/d', plan).teachers).toEqual(['/a.onnx', '/b.onnx']);
     expect(quantizeConfig('/s.onnx', '/d', plan, { size: 'quarter', speed: 'any', maxDropPoints: 1 }, 'exp_1')).toMatchObject({ method: 'dynamic', maxAccuracyDrop: 1, parentId: 'exp_1' });
     expect(quantizeConfig('/s.onnx', '/d', { ...plan, quantize: 'none' }, { size: 'half', speed: 'any', maxDropPoints: 1 }, 'exp_1')).toBeNull();
   });
@@ -197,6 +198,64 @@ describe('teacher recommendation', () => {
     expect(recommendTeacher([], []).sentence).toMatch(/Add at least one/);
     expect(recommendTeacher([c('x', null, null, false)], []).path).toBeNull();
   });
+
+  // a: 92.4 % at 2 ms, b: 91.0 % at 1.5 ms, w: 88.0 % at 1 ms (scored on the same items).
+  const abw = (): Candidate[] => [c('a', 0.924, 2), c('b', 0.91, 1.5), c('w', 0.88, 1)];
+  const ens = (members: string[], accuracy: number, samples: number, gains: number, losses: number): EnsembleScore => ({
+    members: members.map((m) => `/m/${m}.onnx`), accuracy, samples, gains, losses, latencyMs: members.length * 1.75, sizeBytes: members.length * 1_000_000,
+  });
+  it('recommends an ensemble that is clearly better, with the cost in plain words', () => {
+    // +0.7 points on 2,000 items, 30 items won and 16 lost: 14 ≥ 2·√46 = 13.6.
+    const r = recommendTeacher(abw(), [], [ens(['a', 'b'], 0.931, 2000, 30, 16)]);
+    expect(r.path).toBeNull();
+    expect(r.ensemble?.members.map((m) => m.name)).toEqual(['a', 'b']);
+    expect(r.sentence).toBe(
+      'Use the ensemble of a and b: 93.1% vs 92.4% for a alone on 2,000 items. ' +
+        'Distilling from both runs each teacher over the training data once (about 1.8× the teacher time of a alone); the training steps are not slower.',
+    );
+  });
+  it('keeps the single best model when the ensemble gain is marginal, noisy, or on few items', () => {
+    const cases: [EnsembleScore, RegExp][] = [
+      [ens(['a', 'b'], 0.927, 2000, 16, 10), /too small a gain to pay for distilling from 2 teachers/], // +0.3 points
+      [ens(['a', 'b'], 0.934, 500, 20, 15), /within the noise/], // +1 point, but 20 won vs 15 lost
+      [ens(['a', 'b'], 0.964, 100, 4, 0), /only on 100 items, too few to tell/], // +4 points on 100 items
+    ];
+    for (const [e, why] of cases) {
+      const r = recommendTeacher(abw(), [], [e]);
+      expect(r.ensemble).toBeNull();
+      expect(r.path).toBe('/m/a.onnx');
+      expect(r.sentence).toMatch(/^Use a: it gets 92.4%/);
+      expect(r.sentence).toMatch(why);
+    }
+  });
+  it('takes a third teacher only when it adds the margin again', () => {
+    const pair = ens(['a', 'b'], 0.94, 2000, 50, 18);
+    expect(recommendTeacher(abw(), [], [pair, ens(['a', 'b', 'w'], 0.942, 2000, 56, 20)]).ensemble?.score).toEqual(pair);
+    const triple = ens(['a', 'b', 'w'], 0.946, 2000, 62, 18);
+    const r = recommendTeacher(abw(), [], [pair, triple]);
+    expect(r.ensemble?.score).toEqual(triple);
+    expect(r.sentence).toMatch(/^Use the ensemble of a, b and w: 94.6% .* Distilling from all 3 runs/);
+  });
+  it('never recommends an ensemble of unlike, removed or unrunnable models', () => {
+    const good = ens(['a', 'b'], 0.95, 2000, 70, 18);
+    const tenClasses = abw();
+    const otherClasses = tenClasses.map((x) => (x.name === 'b' ? { ...x, inspection: { ...teacher, outputs: [{ name: 'logits', type: 'float32', shape: ['batch', 5] }] } } : x));
+    const otherInput = tenClasses.map((x) => (x.name === 'b' ? { ...x, inspection: { ...teacher, inputs: [{ name: 'input', type: 'float32', shape: ['batch', 3, 28, 28] }] } } : x));
+    const removed = tenClasses.filter((x) => x.name !== 'b');
+    const broken = tenClasses.map((x) => (x.name === 'b' ? c('b', 0.91, 1.5, false) : x));
+    expect(usableEnsembles(tenClasses, [], [good])).toHaveLength(1);
+    for (const list of [otherClasses, otherInput, removed, broken]) {
+      expect(usableEnsembles(list, [], [good])).toEqual([]);
+      expect(recommendTeacher(list, [], [good]).ensemble).toBeNull();
+    }
+    // A batch dimension named differently does not make models unlike.
+    const renamedBatch = tenClasses.map((x) => (x.name === 'b' ? { ...x, inspection: { ...teacher, inputs: [{ name: 'x', type: 'float32', shape: ['N', 1, 28, 28] }] } } : x));
+    expect(recommendTeacher(renamedBatch, [], [good]).ensemble?.name).toBe('a and b');
+  });
+  it('asks for ensembles only when there are two models to combine', () => {
+    expect(scoringConfig(['/m/a.onnx'], '/d')).not.toHaveProperty('ensembles');
+    expect(scoringConfig(['/m/a.onnx', '/m/b.onnx'], '/d')).toMatchObject({ models: ['/m/a.onnx', '/m/b.onnx'], data: '/d', limit: 500, ensembles: true });
+  });
 });
 
 describe('routes and history filters', () => {
@@ -211,6 +270,30 @@ describe('routes and history filters', () => {
     const f = toggleSort(DEFAULT_FILTERS, 'createdAt');
     expect(f.order).toBe('asc');
     expect(toggleSort(f, 'name')).toMatchObject({ sort: 'name', order: 'asc' });
+  });
+});
+
+describe('where a run trained', () => {
+  const loss = { device: 'webgpu', step: 1234, reason: 'WebGPU device lost (1)', message: 'The GPU (webgpu) stopped responding at step 1,234; continuing on the CPU.' };
+  it('says when the GPU stopped responding during training', () => {
+    const s = { device: 'cpu', trainedOn: 'cpu', fallbackReason: loss.message, deviceLoss: loss };
+    expect(deviceNote(s)).toBe('Trained on the CPU after the GPU (webgpu) stopped responding at step 1,234.');
+    expect(trainedOn(s)).toBe('cpu');
+  });
+  it('tells a loss before training from one while measuring the student', () => {
+    const teacher = { ...loss, step: 0, during: "computing the teacher's outputs" };
+    expect(deviceNote({ device: 'cpu', trainedOn: 'cpu', deviceLoss: teacher })).toBe("Trained on the CPU after the GPU (webgpu) stopped responding while computing the teacher's outputs.");
+    const measuring = { ...loss, step: 0, during: 'measuring the student' };
+    const s = { device: 'cpu', trainedOn: 'webgpu', deviceLoss: measuring };
+    expect(deviceNote(s)).toBe('Trained on the GPU (webgpu); it stopped responding while measuring the student, which was then done on the CPU.');
+    expect(trainedOn(s)).toBe('webgpu');
+  });
+  it('shows why the GPU did not start, and nothing for a run where it was asked to', () => {
+    expect(deviceNote({ device: 'cpu', fallbackReason: 'WebGPU is not available (no adapter); running on the CPU.', deviceLoss: null })).toBe('WebGPU is not available (no adapter); running on the CPU.');
+    expect(deviceNote({ device: 'webgpu', trainedOn: 'webgpu', fallbackReason: null, deviceLoss: null })).toBeNull();
+    // Older summaries have no trainedOn: the device they ended on.
+    expect(trainedOn({ device: 'cuda' })).toBe('cuda');
+    expect(deviceNote(null)).toBeNull();
   });
 });
 

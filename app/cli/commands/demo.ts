@@ -36,7 +36,7 @@ export const registerDemo: RegisterCommand = (program) => {
           threads: o.threads,
           limit: o.quick ? 1000 : undefined,
           onEvent: (e) => {
-            if (e.kind === 'stage' || e.kind === 'info') progress.stage(e.message);
+            if (e.kind === 'stage' || e.kind === 'info' || e.kind === 'fallback') progress.stage(e.message);
             else if (e.kind === 'step') progress.step(e.step, e.totalSteps, `epoch ${e.epoch + 1} loss ${e.loss.toFixed(4)} ${Math.round(e.samplesPerSecond)} samples/s ETA ${formatSeconds(e.etaSeconds)}`);
             else if (e.kind === 'epoch') progress.info(`epoch ${e.epoch}: val accuracy ${pct(e.accuracy)}, agreement ${pct(e.agreement)} (${e.seconds.toFixed(1)}s)`);
           },

@@ -83,6 +83,7 @@ export const registerDistill: RegisterCommand = (program) => {
       const json = {
         experimentId: id,
         device: result.device,
+        trainedOn: result.trainedOn,
         student: result.student,
         teacher: result.teacher,
         metrics: result.metrics,
@@ -95,7 +96,7 @@ export const registerDistill: RegisterCommand = (program) => {
 
 function report(progress: ReturnType<typeof createProgress>, e: DistillEvent): void {
   if (e.kind === 'stage') progress.stage(e.message);
-  else if (e.kind === 'info') progress.info(e.message);
+  else if (e.kind === 'info' || e.kind === 'fallback') progress.info(e.message);
   else if (e.kind === 'step') progress.step(e.step, e.totalSteps, `epoch ${e.epoch + 1} loss ${e.loss.toFixed(4)} ${Math.round(e.samplesPerSecond)} samples/s ETA ${formatSeconds(e.etaSeconds)}`);
   else if (e.kind === 'epoch') {
     const acc = e.accuracy === null ? '' : ` val accuracy ${(e.accuracy * 100).toFixed(2)}%`;
@@ -113,10 +114,20 @@ function printSummary(r: DistillResult, id: string | null): void {
     `  size             ${(r.student.sizeBytes / 1024).toFixed(1)} KB`,
     `  test accuracy    ${pct(r.metrics.testAccuracy)} (teacher ${pct(r.teacher.testAccuracy)})`,
     `  agreement        ${pct(r.metrics.agreement)} with the teacher`,
-    `  speed            ${Math.round(r.metrics.samplesPerSecond)} samples/s on ${r.device}`,
+    `  speed            ${Math.round(r.metrics.samplesPerSecond)} samples/s on ${speedDevice(r)}`,
   ];
   if (id) lines.push(`  experiment       ${id}`);
   process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+/**
+ * Where the training speed was measured. `device` is where the run ended, which is the CPU even
+ * when only the final measurement of the student moved there.
+ */
+export function speedDevice(r: Pick<DistillResult, 'trainedOn' | 'deviceLoss'>): string {
+  const loss = r.deviceLoss;
+  if (loss && loss.during === undefined) return `${loss.device} until step ${loss.step.toLocaleString('en-US')}, then cpu`;
+  return r.trainedOn;
 }
 
 /** TEACHER_TENSOR:STUDENT_TENSOR[:WEIGHT] (weight default 1). */

@@ -35,6 +35,7 @@ export const registerQuantize: RegisterCommand = (program) => {
     .option('--calib-samples <n>', 'calibration samples (default 512)', parseInteger, 512)
     .option('--block-size <n>', 'int4 block size: 32, 64 or 128', parseBlockSize, 32)
     .option('--symmetric', 'int4: symmetric blocks (no zero points)')
+    .option('--keep-conv-float', 'int4: leave Conv layers float (only MatMul/Gemm weights become int4)')
     .option('--normalize <mean,std>', 'normalise inputs as the model was trained: (x - mean) / std', parseNormalize)
     .option('--limit <n>', 'read at most N samples per split of each dataset', parseInteger)
     .option('--threads <n>', 'CPU threads for the latency figures (default 1)', parseInteger, 1)

@@ -1,4 +1,4 @@
-// `distillery serve`: the contract over HTTP + SSE on 127.0.0.1 for browser mode.
+// `distillery serve`: the contract over HTTP + WebSocket on 127.0.0.1 for browser mode.
 import { dirname, resolve } from 'node:path';
 import type { RegisterCommand } from './index.js';
 import { parseInteger } from '../parse.js';

@@ -8,6 +8,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { subset, type Split } from '../data/split.js';
 import type { Device, DeviceRequest } from '../runtime/index.js';
 import { findRegressions, paretoFront, recommend, type Regression, type RegressionThresholds } from './analysis.js';
+import { scoreEnsembles, type EnsembleScore } from './ensemble.js';
 import type { LatencyOptions } from './latency.js';
 import { runBenchJob, type BenchData, type BenchEnvironment, type BenchJob, type JobResult, type MemoryFigure, type ThroughputFigure } from './measure.js';
 import { summarize } from './stats.js';
@@ -221,6 +222,12 @@ export interface CompareOptions extends Omit<BenchmarkOptions, 'reference' | 're
    */
   rounds?: number;
   regressionThresholds?: RegressionThresholds;
+  /**
+   * Also score the averaged-softmax ensembles of the best 2 and best 3 models on the labelled
+   * data (teacher selection). Keeps every model's logits until the end: samples × classes × 4
+   * bytes each.
+   */
+  ensembles?: boolean;
   onProgress?: (e: { model: string; index: number; round: number; message: string }) => void;
 }
 
@@ -237,6 +244,8 @@ export interface Comparison {
   recommendation: string;
   recommended: string | null;
   rounds: number;
+  /** With options.ensembles and labelled data: the best 2 (and 3) models' ensembles; else empty. */
+  ensembles: EnsembleScore[];
 }
 
 /**
@@ -247,14 +256,15 @@ export interface Comparison {
 export async function compareModels(paths: readonly string[], options: CompareOptions = {}): Promise<Comparison> {
   if (paths.length === 0) throw new Error('nothing to compare: give at least one model');
   const rounds = Math.max(1, Math.floor(options.rounds ?? 1));
-  const { rounds: _r, regressionThresholds, onProgress, ...base } = options;
+  const { rounds: _r, regressionThresholds, onProgress, ensembles: withEnsembles, ...base } = options;
   const results: ModelBenchmark[] = [];
+  const logits: Float32Array[] = [];
   let reference: Float32Array | null = null;
   for (const [index, model] of paths.entries()) {
     const r = await benchmarkModel(model, {
       ...base,
       reference: index === 0 ? null : reference,
-      returnLogits: index === 0 && Boolean(base.data),
+      returnLogits: Boolean(base.data) && (index === 0 || Boolean(withEnsembles)),
       keepSamples: rounds > 1,
       onProgress: (message) => onProgress?.({ model, index, round: 1, message }),
     });
@@ -264,6 +274,7 @@ export async function compareModels(paths: readonly string[], options: CompareOp
       r.agreement = 1;
       r.kl = 0;
     }
+    if (withEnsembles && r.logits) logits[index] = r.logits;
     delete r.logits;
     results.push(r);
   }
@@ -287,6 +298,9 @@ export async function compareModels(paths: readonly string[], options: CompareOp
   }
   for (const r of results) delete r.latencySamples;
 
+  // The scored samples are the first evaluatedSamples of the data (see accuracyLimit).
+  const labels = base.data?.split.y.subarray(0, results[0]!.evaluatedSamples);
+  const ensembles = withEnsembles && base.data && labels ? scoreEnsembles(results.map((r, i) => ({ ...r, logits: logits[i] })), labels, base.data.classes) : [];
   const rec = recommend(results);
   return {
     environment: results[0]!.environment,
@@ -297,6 +311,7 @@ export async function compareModels(paths: readonly string[], options: CompareOp
     recommendation: rec.text,
     recommended: rec.model,
     rounds,
+    ensembles,
   };
 }
 

@@ -21,6 +21,7 @@ export {
   type Comparison,
   type ModelBenchmark,
 } from './benchmark.js';
+export { scoreEnsembles, type EnsembleCandidate, type EnsembleScore } from './ensemble.js';
 export {
   paretoFront,
   findRegressions,

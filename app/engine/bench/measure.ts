@@ -7,7 +7,7 @@ import * as ort from 'onnxruntime-node';
 import { checkAgainstModelInput } from '../data/model-input.js';
 import { sampleSize, type Split } from '../data/split.js';
 import { createRng } from '../data/prng.js';
-import { createSession, probeModelBytes, runtimeInfo, type DeviceRequest, type Device, type RuntimeInfo } from '../runtime/index.js';
+import { createSession, DeviceLostError, probeModelBytes, runtimeInfo, type DeviceRequest, type Device, type RuntimeInfo } from '../runtime/index.js';
 import { evaluateLogits } from '../training/metrics.js';
 import { latencyDefaults, measureLatency, type LatencyOptions, type LatencyResult } from './latency.js';
 
@@ -321,8 +321,15 @@ const tOpts: LatencyOptions = { ...throughputDefaults(job.latency), ...job.throu
     };
     if (job.returnLogits && logits) result.logits = logits;
     return result;
+  } catch (err) {
+    // No fallback here: latency measured partly on another device would mean nothing.
+    if (err instanceof DeviceLostError) {
+      throw new Error(`${job.modelPath}: the GPU (${err.device}) stopped responding during the benchmark (${err.reason}); the benchmark stopped. Run it again, or benchmark on the CPU.`, { cause: err });
+    }
+    throw err;
   } finally {
-    await session.release();
+    // A session on a lost device may fail to release; that must not hide the real error.
+    await session.release().catch(() => undefined);
   }
 }
 

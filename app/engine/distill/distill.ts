@@ -17,8 +17,9 @@ import {
 import { decodeModelFile, saveModel } from '../onnx/io.js';
 import type { Model } from '../onnx/ir.js';
 import { encodeModel } from '../onnx/codec.js';
-import { createSession, type DeviceRequest } from '../runtime/index.js';
-import { evaluateLogits } from '../training/metrics.js';
+import { createSession, DeviceLostError, type DeviceRequest } from '../runtime/index.js';
+import type { DeviceLoss } from '../training/train-sessions.js';
+import { ensembleProbabilities, evaluateLogits } from '../training/metrics.js';
 import { train, type TrainConfig, type TrainEvent, type EpochRecord } from '../training/trainer.js';
 import { buildStudent, formatTemplate, parseTemplate, templateParameters } from './students.js';
 import { classifierInfo, teacherFeatures, teacherLogits, type TeacherInfo } from './teacher.js';
@@ -65,8 +66,13 @@ export interface ModelSummary {
 }
 
 export interface DistillResult {
+  /** Where the run ended: the CPU after any GPU failure. */
   device: string;
+  /** Where training ran (ended, after a mid-training fallback): what `samplesPerSecond` measured. */
+  trainedOn: string;
   fallbackReason?: string;
+  /** Set when the GPU stopped responding mid-run and the rest ran on the CPU. */
+  deviceLoss?: DeviceLoss;
   student: ModelSummary & { template?: string };
   teacher: { paths: string[]; testAccuracy: number | null; parameters: number };
   metrics: {
@@ -163,8 +169,20 @@ export async function distill(o: DistillOptions, onEvent: (e: DistillEvent) => v
 
   onEvent({ kind: 'stage', stage: 'teacher', message: 'computing teacher outputs (cached after the first run)' });
   const keyBase = `${dataset.fingerprint}|seed${cfg.seed}|lpc${o.labelsPerClass ?? ''}|unl${unlabeledKey}|aug${JSON.stringify(augment)}`;
+  // A GPU lost outside training (the trainer has its own fallback): the pass is repeated, and the
+  // device being marked lost sends it, and every later session of this run, to the CPU.
+  let passLoss: DeviceLoss | undefined;
+  const onCpuIfLost = async <T>(what: string, pass: () => Promise<T>): Promise<T> =>
+    pass().catch((e: unknown) => {
+      if (!(e instanceof DeviceLostError)) throw e;
+      if (!passLoss) {
+        passLoss = { device: e.device, step: 0, reason: e.reason, during: what, message: `The GPU (${e.device}) stopped responding while ${what}; continuing on the CPU.` };
+        onEvent({ kind: 'fallback', to: 'cpu', ...passLoss });
+      }
+      return pass();
+    });
   const run = async (t: TeacherInfo, split: Split, name: string) =>
-    (await teacherLogits(t, split, { cacheDir: o.cacheDir, splitKey: `${keyBase}|${name}`, device: cfg.device, threads: cfg.threads })).logits;
+    onCpuIfLost("computing the teacher's outputs", async () => (await teacherLogits(t, split, { cacheDir: o.cacheDir, splitKey: `${keyBase}|${name}`, device: cfg.device, threads: cfg.threads })).logits);
   const teacherTrain = await Promise.all(teachers.map((t) => run(t, trainSplit, 'train')));
   const teacherVal = await Promise.all(teachers.map((t) => run(t, plan.validation, 'validation')));
   const teacherTest = await Promise.all(teachers.map((t) => run(t, plan.test, 'test')));
@@ -172,7 +190,8 @@ export async function distill(o: DistillOptions, onEvent: (e: DistillEvent) => v
   if (o.featureMatch) {
     if (teachers.length === 0) throw new Error('feature matching needs a teacher');
     onEvent({ kind: 'stage', stage: 'teacher', message: `reading the teacher's '${o.featureMatch.teacherTensor}' features` });
-    features = await teacherFeatures(teachers[0]!, trainSplit, o.featureMatch.teacherTensor, { cacheDir: o.cacheDir, splitKey: `${keyBase}|train`, device: cfg.device, threads: cfg.threads });
+    const fm = o.featureMatch;
+    features = await onCpuIfLost("reading the teacher's features", () => teacherFeatures(teachers[0]!, trainSplit, fm.teacherTensor, { cacheDir: o.cacheDir, splitKey: `${keyBase}|train`, device: cfg.device, threads: cfg.threads }));
   }
 
   onEvent({ kind: 'stage', stage: 'student', message: 'building the student' });
@@ -213,18 +232,21 @@ export async function distill(o: DistillOptions, onEvent: (e: DistillEvent) => v
   const result = await train(student, { train: trainSplit, validation: plan.validation, classes: numClasses, teacherTrain, teacherValidation: teacherVal, ...(features ? { teacherFeatures: features } : {}) }, trainConfig, onEvent, signal);
 
   onEvent({ kind: 'stage', stage: 'evaluate', message: 'measuring the student on the test split' });
-  const studentTest = await logitsOf(result.model, plan.test, numClasses, cfg.device ?? 'cpu', cfg.threads);
+  const studentTest = await onCpuIfLost('measuring the student', () => logitsOf(result.model, plan.test, numClasses, cfg.device ?? 'cpu', cfg.threads));
   const metrics = evaluateLogits(studentTest, plan.test.y, teacherTest, numClasses);
-  const teacherAcc = teachers.length ? evaluateLogits(averageLogits(teacherTest), plan.test.y, [], numClasses).accuracy : null;
+  const teacherAcc = teachers.length ? evaluateLogits(ensembleProbabilities(teacherTest, numClasses), plan.test.y, [], numClasses).accuracy : null;
 
   onEvent({ kind: 'stage', stage: 'save', message: `writing ${o.out}` });
   result.model.metadataProps.push({ key: 'distillery.student', value: template ?? spec }, { key: 'distillery.teachers', value: teachers.map((t) => t.sha256).join(',') });
   await saveModel(result.model, o.out);
   const size = (await stat(o.out)).size;
 
+  const deviceLoss = result.deviceLoss ?? passLoss;
   return {
-    device: result.device,
-    fallbackReason: result.fallbackReason,
+    device: deviceLoss ? 'cpu' : result.device,
+    trainedOn: result.device,
+    fallbackReason: deviceLoss?.message ?? result.fallbackReason,
+    ...(deviceLoss ? { deviceLoss } : {}),
     student: { path: o.out, parameters: parameterCount(result.model), sizeBytes: size, template },
     teacher: { paths: o.teachers, testAccuracy: teacherAcc, parameters: teacherParams },
     metrics: {
@@ -247,14 +269,6 @@ export async function distill(o: DistillOptions, onEvent: (e: DistillEvent) => v
     },
     config: { ...trainConfig, student: template ?? spec, teachers: o.teachers, data: o.data, unlabeled: o.unlabeled, labelsPerClass: o.labelsPerClass, augment },
   };
-}
-
-/** Ensemble logits as the log of averaged probabilities (what soft-target averaging teaches). */
-function averageLogits(list: Float32Array[]): Float32Array {
-  if (list.length === 1) return list[0]!;
-  const out = new Float32Array(list[0]!.length);
-  for (const l of list) for (let i = 0; i < out.length; i++) out[i]! += l[i]! / list.length;
-  return out;
 }
 
 export const cachePathFor = (dataDir: string): string => join(dataDir, 'cache', 'teacher-logits');

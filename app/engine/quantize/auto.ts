@@ -54,8 +54,6 @@ export interface AutoCandidate {
   /** float latency / this latency per batch size (> 1: faster). */
   speedup: Record<number, number>;
   withinBudget: boolean;
-  /** ORT optimizers the model must be opened with to be fast (first-conv-float variant). */
-  disabledOptimizers?: string[];
   note?: string;
   layers: LayerReport[];
 }
@@ -76,7 +74,6 @@ interface Built {
   method: AutoCandidate['method'];
   model: Model;
   layers: LayerReport[];
-  disabledOptimizers?: string[];
   note?: string;
 }
 
@@ -126,15 +123,16 @@ export async function quantizeAuto(model: Model, options: AutoOptions): Promise<
         }));
         await attempt('static-first-float', 'int8 static (minmax), first conv float', 'static', async () => ({
           ...(await quantizeStatic(model, cal, { method: 'minmax', firstConvFloat: true })),
-          disabledOptimizers: ['QDQPropagationTransformer'],
-          note: 'first Conv float; fast only when opened with the QDQPropagationTransformer optimizer disabled',
+          note: 'first Conv (and its pool) float, the rest int8',
         }));
       }
     }
   }
   if (hasMatMul && matmulShare(model) >= 0.5) {
     const bs = options.int4?.blockSize ?? 32;
-    await attempt('int4', `int4 weights (block ${bs})`, 'int4', async () => quantizeInt4(model, { blockSize: bs, symmetric: options.int4?.symmetric ?? false }));
+    // Convs stay float: auto ranks by speed, and int4 Conv weights only shrink the file (their
+    // DequantizeLinear keeps ORT off its fast Conv kernels; docs/BENCHMARKS.md).
+    await attempt('int4', `int4 MatMul/Gemm weights (block ${bs})`, 'int4', async () => quantizeInt4(model, { blockSize: bs, symmetric: options.int4?.symmetric ?? false, keepConvFloat: true }));
   }
   await attempt('fp16', 'float16', 'fp16', async () => convertFp16(model));
   await attempt('mixed', 'mixed precision', 'mixed', async () => {
@@ -154,18 +152,18 @@ export async function quantizeAuto(model: Model, options: AutoOptions): Promise<
   const refAcc = set.y ? compareLogits(ref.logits, ref.logits, ref.classes, set.y).accuracy : null;
   const quality = new Map<string, { accuracy: number | null; accuracyDrop: number; agreement: number; sqnr: number }>();
   for (const b of built) {
-    const { logits } = await modelLogits(b.model, set, b.disabledOptimizers ? { disabledOptimizers: b.disabledOptimizers } : {});
+    const { logits } = await modelLogits(b.model, set);
     const c = compareLogits(ref.logits, logits, ref.classes, set.y);
     quality.set(b.id, { accuracy: c.accuracy, agreement: c.agreement, sqnr: c.sqnr, accuracyDrop: dropPoints(refAcc, c) });
   }
 
   // Latency: all models, one session at a time, a few rounds; the best median per model counts.
-  const timed: Array<{ id: string; model: Model; disabled?: string[] }> = [{ id: '__float', model }, ...built.map((b) => ({ id: b.id, model: b.model, ...(b.disabledOptimizers ? { disabled: b.disabledOptimizers } : {}) }))];
+  const timed: Array<{ id: string; model: Model }> = [{ id: '__float', model }, ...built.map((b) => ({ id: b.id, model: b.model }))];
   const lat = new Map<string, Record<number, number>>();
   for (let r = 0; r < (options.rounds ?? 2); r++) {
     for (const t of timed) {
       say(`timing ${t.id === '__float' ? 'float32' : t.id} (round ${r + 1})`);
-      const m = await quickLatency(t.model, set, batchSizes, { threads, seconds: options.seconds ?? 0.4, ...(t.disabled ? { disabledOptimizers: t.disabled } : {}) });
+      const m = await quickLatency(t.model, set, batchSizes, { threads, seconds: options.seconds ?? 0.4 });
       const prev = lat.get(t.id);
       lat.set(t.id, prev ? Object.fromEntries(batchSizes.map((b) => [b, Math.min(prev[b]!, m[b]!)])) : m);
     }
@@ -183,14 +181,11 @@ export async function quantizeAuto(model: Model, options: AutoOptions): Promise<
       latencyMs: l,
       speedup: Object.fromEntries(batchSizes.map((bs) => [bs, floatLat[bs]! / l[bs]!])),
       withinBudget: q.accuracyDrop <= budget,
-      ...(b.disabledOptimizers ? { disabledOptimizers: b.disabledOptimizers } : {}),
       ...(b.note ? { note: b.note } : {}),
       layers: b.layers,
     };
   });
-  // A variant that is fast only with a special session option must beat the self-contained ones
-  // by 15 %: whoever opens the saved file without the option gets the slow path.
-  const score = (c: AutoCandidate): number => geo(batchSizes.map((b) => c.speedup[b]!)) * (c.disabledOptimizers ? 0.85 : 1);
+  const score = (c: AutoCandidate): number => geo(batchSizes.map((b) => c.speedup[b]!));
   const ranked = [...candidates].filter((c) => c.withinBudget).sort((a, b) => {
     const sa = score(a);
     const sb = score(b);
@@ -217,7 +212,6 @@ export async function quantizeAuto(model: Model, options: AutoOptions): Promise<
       if (chosen.speedup[batchSizes[0]!]! < 1 || batchSizes.some((b) => chosen.speedup[b]! < 1)) {
         verdict += ` Note: slower than float at batch ${batchSizes.filter((b) => chosen.speedup[b]! < 1).join(', ')}.`;
       }
-      if (chosen.disabledOptimizers) verdict += ` Open it with ORT optimizer(s) ${chosen.disabledOptimizers.join(', ')} disabled.`;
     } else {
       chosen = [...ranked].sort((a, b) => a.sizeBytes - b.sizeBytes)[0]!;
       recommendation = 'keep-float';

@@ -151,7 +151,9 @@ export function quantizeDynamic(input: Model, options: DynamicOptions = {}): Qua
       const wzpName = names.fresh(`${w.name}_zero_point`);
       graph.initializers.push(int8Tensor(wqName, [K, N], q));
       graph.initializers.push(perChannel ? floatTensor(wsName, [N], scales) : floatTensor(wsName, [], scales));
-      graph.initializers.push(int8Tensor(wzpName, perChannel ? [N] : [], new Int8Array(perChannel ? N : 1)));
+      // Symmetric weights: one zero point 0 even per channel (per-column zero points, all 0,
+      // would only cost bytes and ORT's per-column correction path in its QGEMM).
+      graph.initializers.push(int8Tensor(wzpName, [], new Int8Array(1)));
       wq = { wq: wqName, ws: wsName, wzp: wzpName };
       weightCache.set(w.name, wq);
     }

@@ -25,8 +25,6 @@ export interface EvalSet {
 export interface EvalOptions {
   threads?: number;
   batchSize?: number;
-  /** ORT optimizers to disable (e.g. QDQPropagationTransformer for first-conv-float models). */
-  disabledOptimizers?: string[];
 }
 
 function sampleSize(shape: readonly number[]): number {
@@ -65,7 +63,6 @@ export async function modelLogits(model: Model | Uint8Array, set: EvalSet, optio
   const { session } = await createSession(bytes, {
     device: 'cpu',
     threads: options.threads ?? 1,
-    ...(options.disabledOptimizers?.length ? { disabledOptimizers: options.disabledOptimizers } : {}),
   });
   try {
     const size = sampleSize(set.sampleShape);
@@ -116,7 +113,6 @@ export function dropPoints(refAccuracy: number | null, c: Comparison): number {
 
 export interface QuickLatencyOptions {
   threads?: number;
-  disabledOptimizers?: string[];
   /** Timed runs (default: as many as fit in `seconds`, at least 10). */
   seconds?: number;
   warmup?: number;
@@ -138,7 +134,6 @@ export async function quickLatency(model: Model | Uint8Array, set: EvalSet, batc
     device: 'cpu',
     threads: options.threads ?? 1,
     spinning: false,
-    ...(options.disabledOptimizers?.length ? { disabledOptimizers: options.disabledOptimizers } : {}),
   });
   const size = sampleSize(set.sampleShape);
   const out: Record<number, number> = {};

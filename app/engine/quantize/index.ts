@@ -24,6 +24,7 @@ export { sqnr, agreement, accuracy, top1 } from './metrics.js';
 export { padFirstConvChannels, firstConv, type PadFirstConvResult } from './pad-first-conv.js';
 export {
   applyPrecisions,
+  budgetCost,
   candidatePrecisions,
   chooseStep,
   layerSensitivity,
@@ -33,6 +34,7 @@ export {
   storeWeightsFp16,
   weightedLayers,
   PRECISION_LADDER,
+  type BudgetOn,
   type LayerSensitivity,
   type MixedOptions,
   type MixedResult,

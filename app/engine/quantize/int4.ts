@@ -10,6 +10,8 @@ import { makeAttr } from '../onnx/attributes.js';
 import { NameScope, sortGraph } from '../onnx/graph.js';
 import { DataType, type Model, type Node } from '../onnx/ir.js';
 import { floatData, floatTensor, rawTensor } from '../onnx/tensor.js';
+import { quantizeInt4Codes, type Int4Codes } from './int4-codes.js';
+import { addConvDequantize, opset21Blocker, quantizeConvWeightInt4, upgradeOpsetTo21 } from './int4-conv.js';
 import {
   assertHasWeights,
   assertNotQuantized,
@@ -40,6 +42,8 @@ export interface Int4Options {
   accuracyLevel?: 0 | 1 | 2 | 3 | 4;
   /** Accept a model that already holds quantized ops (mixed precision applies methods in turn). */
   allowQuantized?: boolean;
+  /** Leave Conv weights float (default: int4 through DequantizeLinear, see int4-conv.ts). */
+  keepConvFloat?: boolean;
 }
 
 /** A packed MatMulNBits weight. */
@@ -55,45 +59,13 @@ export interface Int4Blob {
   zeroPoints?: Uint8Array;
 }
 
-export interface Int4Quantized extends Int4Blob {
-  /** The 4-bit codes before packing, [N, kb·blockSize] (column n, padded k). */
-  codes: Uint8Array;
-  /** Zero point per block before packing, [N·kb]. */
-  blockZeroPoints: Uint8Array;
-  /** W as the kernel will see it, [K, N], computed from the unpacked codes. */
-  dequantized: Float32Array;
-}
-
-/** roundf: half away from zero, as MLAS. */
-function roundAway(x: number): number {
-  return x < 0 ? -Math.round(-x) : Math.round(x);
-}
+export interface Int4Quantized extends Int4Blob, Int4Codes {}
 
 export function checkBlockSize(bs: number): void {
   if (!Number.isInteger(bs) || bs < 16 || bs > 256 || (bs & (bs - 1)) !== 0) {
     throw new QuantizeError(`int4 block size must be a power of two between 16 and 256 (got ${bs})`);
   }
 }
-
-/** Block parameters: scale and zero point, as MLAS computes them from a (clipped) range. */
-function blockParams(lo: number, hi: number, symmetric: boolean): { scale: number; zp: number } {
-  if (symmetric) {
-    const a = Math.abs(hi) > Math.abs(lo) ? hi : lo;
-    return { scale: Math.fround(a / -8), zp: 8 };
-  }
-  const mn = Math.min(lo, 0);
-  const mx = Math.max(hi, 0);
-  const scale = Math.fround((mx - mn) / 15);
-  const zf = scale !== 0 ? 0 - mn / scale : mn;
-  return { scale, zp: zf < 0 ? 0 : zf > 15 ? 15 : roundAway(zf) };
-}
-
-function code(v: number, inv: number, zp: number): number {
-  return Math.max(0, Math.min(15, roundAway(Math.fround(v * inv)) + zp));
-}
-
-// Range shrink factors tried by the 'mse' method (1 = plain round-to-nearest on min/max).
-const SHRINK = [1, 0.95, 0.9, 0.85, 0.8, 0.75, 0.7];
 
 /**
  * Quantizes a row-major [K, N] weight into MatMulNBits blocks. method 'rtn' is ORT's default
@@ -109,56 +81,9 @@ export function quantizeInt4Weights(
   method: 'rtn' | 'mse' = 'mse',
 ): Int4Quantized {
   checkBlockSize(blockSize);
-  if (w.length !== K * N) throw new QuantizeError(`int4: weight has ${w.length} values, expected K·N = ${K}·${N}`);
+  const { codes, scales, blockZeroPoints: blockZp, dequantized } = quantizeInt4Codes(w, K, N, blockSize, symmetric, method);
   const kb = Math.ceil(K / blockSize);
   const kPad = kb * blockSize;
-  const codes = new Uint8Array(N * kPad);
-  const scales = new Float32Array(N * kb);
-  const blockZp = new Uint8Array(N * kb);
-  const dequantized = new Float32Array(K * N);
-  const block = new Float32Array(blockSize);
-  for (let n = 0; n < N; n++) {
-    for (let b = 0; b < kb; b++) {
-      const k0 = b * blockSize;
-      // Padding (k >= K) is 0.
-      let lo = Infinity;
-      let hi = -Infinity;
-      for (let i = 0; i < blockSize; i++) {
-        const k = k0 + i;
-        const v = k < K ? w[k * N + n]! : 0;
-        block[i] = v;
-        if (v < lo) lo = v;
-        if (v > hi) hi = v;
-      }
-      let best = blockParams(lo, hi, symmetric);
-      if (method === 'mse') {
-        let bestErr = Infinity;
-        for (const f of SHRINK) {
-          const cand = blockParams(lo * f, hi * f, symmetric);
-          const inv = cand.scale !== 0 ? Math.fround(1 / cand.scale) : 0;
-          let err = 0;
-          for (let i = 0; i < blockSize; i++) {
-            const d = block[i]! - (code(block[i]!, inv, cand.zp) - cand.zp) * cand.scale;
-            err += d * d;
-          }
-          if (err < bestErr) {
-            bestErr = err;
-            best = cand;
-          }
-        }
-      }
-      const { scale, zp } = best;
-      const inv = scale !== 0 ? Math.fround(1 / scale) : 0;
-      scales[n * kb + b] = scale;
-      blockZp[n * kb + b] = zp;
-      for (let i = 0; i < blockSize; i++) {
-        const k = k0 + i;
-        const q = code(block[i]!, inv, zp);
-        codes[n * kPad + k] = q;
-        if (k < K) dequantized[k * N + n] = Math.fround((q - zp) * scale);
-      }
-    }
-  }
   const half = blockSize / 2;
   const packed = new Uint8Array(N * kb * half);
   for (let n = 0; n < N; n++) {
@@ -212,7 +137,8 @@ export function dequantizeInt4Blob(blob: Int4Blob): Float32Array {
 
 /**
  * 4-bit weight-only quantization: every MatMul with a constant 2-D float weight (Gemm rewritten
- * to MatMul + Add first) becomes com.microsoft MatMulNBits. Conv stays float. Pure.
+ * to MatMul + Add first) becomes com.microsoft MatMulNBits; every Conv reads an int4 weight
+ * through DequantizeLinear (int4-conv.ts; opset raised to 21) unless keepConvFloat. Pure.
  */
 export function quantizeInt4(input: Model, options: Int4Options): QuantizeResult {
   if (!options.allowQuantized) assertNotQuantized(input);
@@ -227,25 +153,57 @@ export function quantizeInt4(input: Model, options: Int4Options): QuantizeResult
   const gemms = gemmToMatMul(model);
   const inits = initializerMap(graph);
   const types = elementTypes(model);
+  const excluded = new Set(options.excludeNodes ?? []);
+  const isExcluded = (n: Node): boolean => excluded.has(n.name) || excluded.has(nodeLabel(n)) || excluded.has(n.outputs[0] ?? '');
+  // int4 Conv weights need DequantizeLinear-21: raise the opset first, only when a Conv will use it.
+  const convsWanted = !options.keepConvFloat && graph.nodes.some((n) => isOnnx(n) && n.opType === 'Conv' && !isExcluded(n) && floatInitializer(inits, graph, n.inputs[1]));
+  const opsetProblem = convsWanted ? opset21Blocker(model) : null;
+  if (convsWanted && !opsetProblem) upgradeOpsetTo21(model);
   const names = new NameScope(graph);
   const layers: LayerReport[] = [];
   const cache = new Map<string, { b: string; s: string; zp?: string; K: number; N: number }>();
   const nodes: Node[] = [];
   const bs = options.blockSize;
-  const excluded = new Set(options.excludeNodes ?? []);
+  const method = options.method ?? 'mse';
+  const convCache = new Map<string, string>();
+  const scaling = new Map<string, string>();
+  const convToInt4 = (n: Node): LayerReport => {
+    const label = nodeLabel(n);
+    const w = floatInitializer(inits, graph, n.inputs[1]);
+    if (!w || w.dims.length < 3 || types.get(n.inputs[0]!) !== DataType.FLOAT) {
+      return { name: label, op: 'Conv', precision: 'float32', note: 'weight is not a constant float initializer' };
+    }
+    if (opsetProblem) return { name: label, op: 'Conv', precision: 'float32', note: `Conv stays float: ${opsetProblem}` };
+    let dequantized = convCache.get(w.name);
+    if (!dequantized) {
+      const q = quantizeConvWeightInt4(floatData(w), w.dims, bs, options.symmetric, method);
+      const added = addConvDequantize(graph, names, w.name, q);
+      nodes.push(...added.nodes);
+      dequantized = added.output;
+      convCache.set(w.name, dequantized);
+      scaling.set(w.name, q.blockSize ? `block ${q.blockSize}` : 'one scale per output channel');
+    }
+    n.inputs[1] = dequantized;
+    return { name: label, op: 'Conv', precision: 'int4', note: `int4 weight through DequantizeLinear (${scaling.get(w.name)}, ${options.symmetric ? 'symmetric' : 'asymmetric'}, ${method}), float compute` };
+  };
   for (const n of graph.nodes) {
     const label = nodeLabel(n);
     if (!isOnnx(n) || (n.opType !== 'MatMul' && n.opType !== 'Conv' && n.opType !== 'Gemm')) {
       nodes.push(n);
       continue;
     }
-    if (n.opType !== 'MatMul') {
-      layers.push({ name: label, op: n.opType, precision: 'float32', note: n.opType === 'Conv' ? 'Conv stays float (MatMulNBits covers MatMul only)' : 'Gemm with transA=1 or a non-constant B stays float' });
+    if (isExcluded(n)) {
+      layers.push({ name: label, op: gemms.has(label) ? 'Gemm' : n.opType, precision: 'float32', note: 'excluded by request' });
       nodes.push(n);
       continue;
     }
-    if (excluded.has(n.name) || excluded.has(label) || excluded.has(n.outputs[0] ?? '')) {
-      layers.push({ name: label, op: gemms.has(label) ? 'Gemm' : 'MatMul', precision: 'float32', note: 'excluded by request' });
+    if (n.opType === 'Conv') {
+      layers.push(options.keepConvFloat ? { name: label, op: 'Conv', precision: 'float32', note: 'Conv kept float by request' } : convToInt4(n));
+      nodes.push(n);
+      continue;
+    }
+    if (n.opType !== 'MatMul') {
+      layers.push({ name: label, op: n.opType, precision: 'float32', note: 'Gemm with transA=1 or a non-constant B stays float' });
       nodes.push(n);
       continue;
     }
@@ -259,7 +217,7 @@ export function quantizeInt4(input: Model, options: Int4Options): QuantizeResult
     const [K, N] = w.dims as [number, number];
     let e = cache.get(w.name);
     if (!e) {
-      const q = quantizeInt4Weights(floatData(w), K, N, bs, options.symmetric, options.method ?? 'mse');
+      const q = quantizeInt4Weights(floatData(w), K, N, bs, options.symmetric, method);
       const kb = Math.ceil(K / bs);
       const bName = names.fresh(`${w.name}_Q4`);
       const sName = names.fresh(`${w.name}_scales`);
@@ -286,11 +244,12 @@ export function quantizeInt4(input: Model, options: Int4Options): QuantizeResult
       name: label,
       op: gemms.has(label) ? 'Gemm' : 'MatMul',
       precision: 'int4',
-      note: `MatMulNBits, block ${bs}, ${options.symmetric ? 'symmetric' : 'asymmetric'}, ${options.method ?? 'mse'}${gemms.has(label) ? '; Gemm rewritten to MatMul + Add' : ''}`,
+      note: `MatMulNBits, block ${bs}, ${options.symmetric ? 'symmetric' : 'asymmetric'}, ${method}${gemms.has(label) ? '; Gemm rewritten to MatMul + Add' : ''}`,
     });
   }
   if (!layers.some((l) => l.precision === 'int4')) {
-    throw new QuantizeError('nothing to quantize to int4: no MatMul/Gemm with constant 2-D weights found (Conv stays float)');
+    const why = opsetProblem ?? `no MatMul/Gemm with constant 2-D weights${options.keepConvFloat ? ' (Conv kept float by request)' : ' or Conv with constant weights'} found`;
+    throw new QuantizeError(`nothing to quantize to int4: ${why}`);
   }
   graph.nodes = nodes;
   if (!model.opsetImports.some((o) => o.domain === 'com.microsoft')) model.opsetImports.push({ domain: 'com.microsoft', version: 1 });

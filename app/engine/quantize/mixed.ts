@@ -6,10 +6,14 @@
 // 2. Greedy path: every layer starts at its most compressed precision; while the combined model
 //    misses the budget, the layer that hurts most at its current precision moves one step up the
 //    ladder int4 → int8 → float16 → float32. Every step is measured on the combined model, so the
-//    path is the size/accuracy trade-off curve; a budget picks the first step that meets it.
+//    path is the size/accuracy trade-off curve; a budget picks the first step that meets it. The
+//    budget limits the accuracy drop (points), or — `budgetOn: 'agreement'` — the share of
+//    predictions that differ from the float model's (points): finer-grained on robust models,
+//    where every plan is within a few hundredths of a point of float accuracy.
 //
 // Applying a plan: (optional exact first-conv padding) → int8 static QDQ (or dynamic) for the
-// int8 layers → int4 MatMulNBits for the int4 layers → float16 weight storage (weight stored as
+// int8 layers → int4 for the int4 layers (MatMulNBits; Conv: int4 weight through DequantizeLinear,
+// float compute) → float16 weight storage (weight stored as
 // float16, a Cast to float32 in front of the op: half the bytes, float32 compute) for the rest.
 import { NameScope, sortGraph } from '../onnx/graph.js';
 import { DataType, type Model, type Node } from '../onnx/ir.js';
@@ -32,6 +36,7 @@ import { quantizeDynamic } from './dynamic.js';
 import { compareLogits, dropPoints, modelLogits, type EvalOptions, type EvalSet } from './evaluate.js';
 import { toHalfClamped } from './fp16.js';
 import { quantizeInt4 } from './int4.js';
+import { opset21Blocker } from './int4-conv.js';
 import { padFirstConvChannels } from './pad-first-conv.js';
 import { quantizeStatic, type StaticOptions } from './static.js';
 
@@ -89,13 +94,16 @@ export function weightedLayers(model: Model): WeightedLayer[] {
   });
 }
 
-/** Precisions a layer can take under the options (Conv: no int4; dynamic int8 has no Conv). */
-export function candidatePrecisions(layer: WeightedLayer, options: PlanOptions): Precision[] {
+/**
+ * Precisions a layer can take under the options (dynamic int8 has no Conv). `convInt4`: whether
+ * the model's opset can be raised to 21 for int4 Conv weights (opset21Blocker).
+ */
+export function candidatePrecisions(layer: WeightedLayer, options: PlanOptions, convInt4 = true): Precision[] {
   const allowed = new Set(options.allowed ?? PRECISION_LADDER);
   const mode = options.int8Mode ?? (options.calibration ? 'static' : 'dynamic');
   return PRECISION_LADDER.filter((p) => {
     if (!allowed.has(p) && p !== 'float32') return false;
-    if (p === 'int4') return layer.op !== 'Conv';
+    if (p === 'int4') return layer.op !== 'Conv' || convInt4;
     if (p === 'int8') return layer.op !== 'Conv' || mode === 'static';
     return true;
   });
@@ -143,10 +151,11 @@ export interface AppliedPlan {
 export async function applyPrecisions(model: Model, plan: Readonly<Record<string, Precision>>, options: PlanOptions = {}): Promise<AppliedPlan> {
   const layers = weightedLayers(model);
   const byName = new Map(layers.map((l) => [l.name, l]));
+  const convInt4 = opset21Blocker(model) === null;
   for (const [name, p] of Object.entries(plan)) {
     const l = byName.get(name);
     if (!l) throw new QuantizeError(`mixed precision: no weighted layer named '${name}'`);
-    if (!candidatePrecisions(l, options).includes(p)) throw new QuantizeError(`mixed precision: layer '${name}' (${l.op}) cannot be ${p} here`);
+    if (!candidatePrecisions(l, options, convInt4).includes(p)) throw new QuantizeError(`mixed precision: layer '${name}' (${l.op}) cannot be ${p} here`);
   }
   const of = (p: Precision): string[] => layers.filter((l) => (plan[l.name] ?? 'float32') === p).map((l) => l.name);
   const int8 = of('int8');
@@ -183,8 +192,9 @@ export async function applyPrecisions(model: Model, plan: Readonly<Record<string
   m = storeWeightsFp16(m, new Set(fp16));
   const report: LayerReport[] = layers.map((l) => {
     const p = plan[l.name] ?? 'float32';
+    const int4 = l.op === 'Conv' ? 'int4 weight (DequantizeLinear), float32 compute' : 'int4 MatMulNBits';
     const note =
-      p === 'int8' ? `int8 ${mode}` : p === 'int4' ? `int4 MatMulNBits block ${options.int4?.blockSize ?? 32}` : p === 'float16' ? 'float16 weights, float32 compute' : undefined;
+      p === 'int8' ? `int8 ${mode}` : p === 'int4' ? `${int4}, block ${options.int4?.blockSize ?? 32}` : p === 'float16' ? 'float16 weights, float32 compute' : undefined;
     const extra = notes.get(l.name);
     return { name: l.name, op: l.op, precision: p, ...(note || extra ? { note: [note, extra].filter(Boolean).join('; ') } : {}) };
   });
@@ -234,9 +244,10 @@ export async function layerSensitivity(
   const named = nameWeightedNodes(model);
   const ref = options.reference ?? (await referenceOf(named, set, options.evalOptions));
   const out: LayerSensitivity[] = [];
+  const convInt4 = opset21Blocker(named) === null;
   for (const layer of weightedLayers(named)) {
     const entry: LayerSensitivity = { ...layer, byPrecision: {} };
-    for (const p of candidatePrecisions(layer, options)) {
+    for (const p of candidatePrecisions(layer, options, convInt4)) {
       if (p === 'float32') continue;
       const { model: m } = await applyPrecisions(named, { [layer.name]: p }, { ...options, padFirstConv: false });
       const s = await measure(m, ref, set, options.evalOptions ?? {});
@@ -281,9 +292,18 @@ export interface MixedResult {
   reference: { accuracy: number | null; sizeBytes: number };
 }
 
+/** What the budget limits: accuracy drop (default; disagreement without labels) or disagreement with float. */
+export type BudgetOn = 'accuracy' | 'agreement';
+
+/** A step's cost against the budget, in points. */
+export function budgetCost(step: Pick<PathStep, 'accuracyDrop' | 'agreement'>, on: BudgetOn = 'accuracy'): number {
+  return on === 'agreement' ? (1 - step.agreement) * 100 : step.accuracyDrop;
+}
+
 export interface MixedOptions extends PlanOptions {
-  /** Largest accepted accuracy drop in points (default 1). */
+  /** Largest accepted accuracy drop (or disagreement, see budgetOn) in points (default 1). */
   maxAccuracyDrop?: number;
+  budgetOn?: BudgetOn;
   evalOptions?: EvalOptions;
   sensitivity?: LayerSensitivity[];
   reference?: Reference;
@@ -299,7 +319,8 @@ export async function mixedPrecisionPath(model: Model, set: EvalSet, options: Mi
   const ref = options.reference ?? (await referenceOf(named, set, options.evalOptions));
   const sens = options.sensitivity ?? (await layerSensitivity(named, set, { ...options, reference: ref }));
   const layers = weightedLayers(named);
-  const cands = new Map(layers.map((l) => [l.name, candidatePrecisions(l, options)]));
+  const convInt4 = opset21Blocker(named) === null;
+  const cands = new Map(layers.map((l) => [l.name, candidatePrecisions(l, options, convInt4)]));
   const plan: Record<string, Precision> = {};
   for (const l of layers) plan[l.name] = cands.get(l.name)![0]!;
   const path: PathStep[] = [];
@@ -314,7 +335,7 @@ export async function mixedPrecisionPath(model: Model, set: EvalSet, options: Mi
   const sensByName = new Map(sens.map((s) => [s.name, s]));
   for (;;) {
     const last = path[path.length - 1]!;
-    if (last.accuracyDrop <= budget && !options.fullPath) break;
+    if (budgetCost(last, options.budgetOn) <= budget && !options.fullPath) break;
     // The layer that hurts most at its current precision moves one step up.
     let pick: string | null = null;
     let worst = -Infinity;
@@ -336,13 +357,13 @@ export async function mixedPrecisionPath(model: Model, set: EvalSet, options: Mi
   return { path, sensitivity: sens, reference: ref, named };
 }
 
-/** The first step of a path that meets the budget (else the most accurate step). */
-export function chooseStep(path: PathStep[], maxAccuracyDrop: number): { index: number; met: boolean } {
-  const i = path.findIndex((s) => s.accuracyDrop <= maxAccuracyDrop);
+/** The first step of a path that meets the budget (else the step closest to it). */
+export function chooseStep(path: PathStep[], maxAccuracyDrop: number, on: BudgetOn = 'accuracy'): { index: number; met: boolean } {
+  const i = path.findIndex((s) => budgetCost(s, on) <= maxAccuracyDrop);
   if (i >= 0) return { index: i, met: true };
   let best = 0;
   path.forEach((s, j) => {
-    if (s.accuracyDrop < path[best]!.accuracyDrop) best = j;
+    if (budgetCost(s, on) < budgetCost(path[best]!, on)) best = j;
   });
   return { index: best, met: false };
 }
@@ -351,7 +372,7 @@ export function chooseStep(path: PathStep[], maxAccuracyDrop: number): { index: 
 export async function quantizeMixed(model: Model, set: EvalSet, options: MixedOptions = {}): Promise<MixedResult> {
   const budget = options.maxAccuracyDrop ?? 1;
   const { path, sensitivity, reference, named } = await mixedPrecisionPath(model, set, options);
-  const { index, met } = chooseStep(path, budget);
+  const { index, met } = chooseStep(path, budget, options.budgetOn);
   const step = path[index]!;
   const applied = await applyPrecisions(named, step.plan, options);
   const sensByName = new Map(sensitivity.map((s) => [s.name, s]));

@@ -35,6 +35,8 @@ export interface QuantizeRunOptions {
   calibSamples?: number;
   blockSize?: number;
   symmetric?: boolean;
+  /** int4: leave Conv layers float (only MatMul/Gemm become int4). */
+  keepConvFloat?: boolean;
   normalize?: { mean: number; std: number };
   limit?: number;
   /** Threads for the latency figures. Default 1. */
@@ -128,7 +130,6 @@ export async function runQuantize(model: Model, modelPath: string, options: Quan
   })();
 
   let result: { model: Model; layers: LayerReport[] };
-  let disabledOptimizers: string[] | undefined;
   let extra: Partial<QuantizeReport> = {};
   stage(`quantizing (${method})`);
   const perChannelStatic = o.perChannel !== false;
@@ -140,7 +141,7 @@ export async function runQuantize(model: Model, modelPath: string, options: Quan
       result = await quantizeStatic(model, calibration!, { method: o.calibration as CalibrationMethod, perChannel: perChannelStatic });
       break;
     case 'int4':
-      result = quantizeInt4(model, { blockSize: o.blockSize, symmetric: o.symmetric === true });
+      result = quantizeInt4(model, { blockSize: o.blockSize, symmetric: o.symmetric === true, keepConvFloat: o.keepConvFloat === true });
       break;
     case 'fp16':
       result = convertFp16(model);
@@ -179,7 +180,6 @@ export async function runQuantize(model: Model, modelPath: string, options: Quan
         onProgress: stage,
       });
       result = { model: r.model, layers: r.chosen.layers };
-      disabledOptimizers = r.chosen.disabledOptimizers;
       extra = {
         recommendation: r.recommendation,
         chosen: r.chosen.id,
@@ -204,7 +204,7 @@ export async function runQuantize(model: Model, modelPath: string, options: Quan
   let drop: number | null = null;
   if (agreementSet) {
     const ref = await modelLogits(model, agreementSet);
-    const q = await modelLogits(result.model, agreementSet, disabledOptimizers ? { disabledOptimizers } : {});
+    const q = await modelLogits(result.model, agreementSet);
     const c = compareLogits(ref.logits, q.logits, ref.classes, agreementSet.y);
     agreement = c.agreement;
     sqnrDb = Number.isFinite(c.sqnr) ? c.sqnr : null;
@@ -222,7 +222,7 @@ export async function runQuantize(model: Model, modelPath: string, options: Quan
     const la: number[] = [];
     for (let r = 0; r < 2; r++) {
       lb.push((await quickLatency(model, timingSet, [1], { threads, seconds: 0.5 }))[1]!);
-      la.push((await quickLatency(result.model, timingSet, [1], { threads, seconds: 0.5, ...(disabledOptimizers ? { disabledOptimizers } : {}) }))[1]!);
+      la.push((await quickLatency(result.model, timingSet, [1], { threads, seconds: 0.5 }))[1]!);
     }
     latency = { before: Math.min(...lb), after: Math.min(...la) };
   }

@@ -32,6 +32,7 @@ import {
   type LayerReport,
 } from './common.js';
 import { quantizeSymmetricInt8, type QuantizeResult } from './dynamic.js';
+import { flattenChannelsLast, moveReluBehindPool } from './int8-layout.js';
 
 export interface StaticOptions {
   /** Activation range estimate (default 'minmax'). */
@@ -44,8 +45,8 @@ export interface StaticOptions {
   excludeNodes?: string[];
   /**
    * Keep the first Conv (and what follows it up to the next quantized op) float. On single-channel
-   * inputs an int8 first conv is slower than float at large batches (ENGINE-NOTES G); for the
-   * full effect open the model with ORT's QDQPropagationTransformer disabled.
+   * inputs an int8 first conv is slower than float at large batches (ENGINE-NOTES G). A float
+   * Conv → Relu → MaxPool becomes Conv → MaxPool → Relu (exact) so ORT keeps the pool float.
    */
   firstConvFloat?: boolean;
   /** Histogram bins for percentile/entropy (default 2048). */
@@ -82,8 +83,8 @@ const UPGRADE_SAFE = new Set([
   'Max', 'Min', 'Floor', 'Ceil', 'Erf', 'InstanceNormalization', 'LRN', 'Not', 'Equal', 'Greater', 'Less', 'Where',
 ]);
 
-/** Raises the default-domain opset import to 13 when the model's ops allow it; otherwise throws. */
-export function upgradeOpsetTo13(model: Model): void {
+/** Raises the default-domain opset import to 13 when the model's ops allow it; otherwise throws (`why` opens the message). */
+export function upgradeOpsetTo13(model: Model, why = 'static quantization needs ONNX opset 13 (per-channel DequantizeLinear)'): void {
   const v = opsetVersion(model, '') ?? 1;
   if (v >= 13) return;
   const problems = new Set<string>();
@@ -108,7 +109,7 @@ export function upgradeOpsetTo13(model: Model): void {
   }
   if (problems.size > 0) {
     throw new QuantizeError(
-      `static quantization needs ONNX opset 13 (per-channel DequantizeLinear), but the model imports opset ${v} and uses ${[...problems].join(', ')}, whose definition changed before 13; re-export the model at opset 13 or newer`,
+      `${why}, but the model imports opset ${v} and uses ${[...problems].join(', ')}, whose definition changed before 13; re-export the model at opset 13 or newer`,
     );
   }
   for (const o of model.opsetImports) if (o.domain === '' || o.domain === 'ai.onnx') o.version = 13;
@@ -166,20 +167,26 @@ export async function quantizeStatic(input: Model, calibration: CalibrationSourc
   const layers: LayerReport[] = [];
   const notes = new Map<Node, string>();
 
-  // 1. Choose the nodes to quantize.
+  // 0. A Conv that stays float: its Relu moves behind its MaxPool (exact; see int8-layout.ts).
   const firstConv = options.firstConvFloat ? graph.nodes.find((n) => isOnnx(n) && n.opType === 'Conv') : undefined;
+  const isExcluded = (n: Node): boolean => excluded.has(n.name) || excluded.has(n.outputs[0] ?? '');
+  const swapped = graph.nodes.filter((n) => isOnnx(n) && n.opType === 'Conv' && (n === firstConv || isExcluded(n)) && moveReluBehindPool(graph, n));
+  if (swapped.length > 0) graph.nodes = topologicalOrder(graph);
+
+  // 1. Choose the nodes to quantize.
   const plans = new Map<Node, Plan>();
   const floatReason = new Map<Node, string>();
   for (const n of graph.nodes) {
     const role = isOnnx(n) ? ROLES[n.opType] : undefined;
     if (!role) continue;
     const label = nodeLabel(n);
-    if (excluded.has(n.name) || excluded.has(n.outputs[0] ?? '')) {
-      floatReason.set(n, 'excluded by request');
+    const reluMoved = swapped.includes(n) ? '; its Relu moved behind the MaxPool (same function, keeps the pool in fast float kernels)' : '';
+    if (isExcluded(n)) {
+      floatReason.set(n, `excluded by request${reluMoved}`);
       continue;
     }
     if (n === firstConv) {
-      floatReason.set(n, 'first Conv kept float (firstConvFloat)');
+      floatReason.set(n, `first Conv kept float (firstConvFloat)${reluMoved}`);
       continue;
     }
     const x = n.inputs[0];
@@ -307,6 +314,34 @@ export async function quantizeStatic(input: Model, calibration: CalibrationSourc
     return p;
   };
   for (const t of quantized.keys()) paramsOf(t);
+  const names = new NameScope(graph);
+
+  // 4b. Flatten of an int8 NCHW map into an int8 Gemm/MatMul reads channels-last (int8-layout.ts).
+  let shapes: ReturnType<typeof inferShapes>['types'] | undefined;
+  for (const plan of plans.values()) {
+    const f = plan.node;
+    if (f.opType !== 'Flatten' || attrInt(f, 'axis', 1) !== 1 || graphOutputs.has(f.outputs[0]!)) continue;
+    const next = readers.get(f.outputs[0]!);
+    const nextPlan = next?.length === 1 ? plans.get(next[0]!) : undefined;
+    if (!nextPlan?.weight || nextPlan.node.opType === 'Conv') continue;
+    const x = f.inputs[0]!;
+    const prod = graph.nodes.find((p) => p.outputs[0] === x);
+    const src = prod && (folded.get(prod) ?? prod);
+    if (!src || !plans.has(src) || !['Conv', 'MaxPool'].includes(src.opType)) continue; // ops ORT runs NHWC in int8
+    try {
+      shapes ??= inferShapes(model).types;
+    } catch {
+      break;
+    }
+    const dims = shapes.get(x)?.shape;
+    if (dims?.length !== 4 || !dims.slice(1).every((d): d is number => typeof d === 'number') || (dims[2] as number) * (dims[3] as number) === 1) continue;
+    const kAxis = nextPlan.node.opType === 'Gemm' && attrInt(nextPlan.node, 'transB', 0) ? 1 : 0;
+    const r = flattenChannelsLast(graph, names, f, [dims[1] as number, dims[2] as number, dims[3] as number], nextPlan.weight.tensor, kAxis);
+    nextPlan.weight = { ...nextPlan.weight, tensor: r.weight };
+    quantized.set(r.transposed, { sameAs: x });
+    params.set(r.transposed, params.get(x)!);
+    notes.set(f, 'flattens channels-last (the next layer\'s weight rows permuted to match), so ORT needs no Transpose here');
+  }
 
   // 5. Rewrite.
   for (const [relu, prod] of folded) {
@@ -314,7 +349,6 @@ export async function quantizeStatic(input: Model, calibration: CalibrationSourc
     notes.set(prod, 'Relu folded into the u8 output range');
   }
   graph.nodes = graph.nodes.filter((n) => !folded.has(n));
-  const names = new NameScope(graph);
   const newNodes: Node[] = [];
   const scaleNames = new Map<string, { s: string; zp: string }>();
   const qOutput = new Map<string, string>();

@@ -3,6 +3,8 @@
 import os from 'node:os';
 import type * as ort from 'onnxruntime-node';
 import { cachedStatus, detectDevices } from './devices.js';
+import { guardRuns, lostDeviceReason } from './device-loss.js';
+import { checkFaultSettings } from './fault-injection.js';
 import {
   AUTO_ORDER,
   DEVICE_LABEL,
@@ -81,9 +83,14 @@ function running(device: Device): string {
   return device === 'cpu' ? 'running on the CPU.' : `running on ${DEVICE_LABEL[device]}.`;
 }
 
-/** Why a concrete device will not work, known without trying (build, platform, earlier probe). */
+/** Why a device failed mid-run earlier in this process (it is not tried again). */
+function lostEarlier(device: Device): string | undefined {
+  return lostDeviceReason(device) === undefined ? undefined : `${DEVICE_LABEL[device]} stopped responding earlier in this process.`;
+}
+
+/** Why a concrete device will not work, known without trying (build, platform, earlier probe or failure). */
 async function knownUnavailable(device: Device): Promise<string | undefined> {
-  const why = staticUnavailability(device);
+  const why = staticUnavailability(device) ?? lostEarlier(device);
   if (why !== undefined) return why;
   const status = await cachedStatus(device);
   if (status !== undefined && !status.available) return status.reason;
@@ -103,7 +110,7 @@ export async function plannedDevice(requested: DeviceRequest = 'auto'): Promise<
     for (const d of AUTO_ORDER) {
       if (d === 'cpu') return 'cpu';
       const st = statuses.find((s) => s.device === d);
-      if (st?.available && !st.software) return d;
+      if (st?.available && !st.software && !lostEarlier(d)) return d;
     }
     return 'cpu';
   }
@@ -115,6 +122,8 @@ export async function plannedDevice(requested: DeviceRequest = 'auto'): Promise<
  * (no adapter, CUDA not installed, an unsupported operator in strict mode) is reported in
  * `fallbackReason` and the session is created on the CPU instead. Only a model the CPU cannot
  * open either (invalid file, unknown operator) throws — with the CPU's error.
+ * A run of the session that fails because the device died throws DeviceLostError, and later
+ * sessions asked for that device open on the CPU (device-loss.ts).
  */
 export async function createSession(
   model: Uint8Array | string,
@@ -123,13 +132,14 @@ export async function createSession(
   const requested = options.device ?? 'auto';
   const settings = settingsFrom(options);
   const allowFallback = options.allowCpuFallback ?? true;
+  checkFaultSettings();
   const base = {
     requested,
     threads: settings.threads,
     graphOptimization: settings.graphOptimization,
   };
   const done = (session: ort.InferenceSession, device: Device, skipped: CreatedSession['skipped'], fallbackReason?: string): CreatedSession => {
-    const r: CreatedSession = { ...base, session, device, skipped, sessionConfig: sessionConfigEntries(settings, device) };
+    const r: CreatedSession = { ...base, session: guardRuns(session, device), device, skipped, sessionConfig: sessionConfigEntries(settings, device) };
     if (fallbackReason !== undefined) r.fallbackReason = fallbackReason;
     return r;
   };
@@ -142,6 +152,7 @@ export async function createSession(
     for (const d of AUTO_ORDER) {
       const st = statuses.find((s) => s.device === d);
       if (d === 'cpu') candidates.push(d);
+      else if (lostEarlier(d)) skipped.push({ device: d, reason: lostEarlier(d)! });
       else if (!st?.available) skipped.push({ device: d, reason: st?.reason ?? `${DEVICE_LABEL[d]} is not available.` });
       else if (st.software) skipped.push({ device: d, reason: st.reason ?? 'software renderer' });
       else candidates.push(d);

@@ -44,6 +44,12 @@ export function softTargets(teachers: Float32Array[], indices: Int32Array, class
   return out;
 }
 
+/** The averaged softmax of several models' logits on every sample: an ensemble's prediction. */
+export function ensembleProbabilities(logits: Float32Array[], classes: number): Float32Array {
+  const n = logits[0]!.length / classes;
+  return softTargets(logits, Int32Array.from({ length: n }, (_, i) => i), classes, 1);
+}
+
 export function evaluateLogits(logits: Float32Array, labels: Int32Array, teachers: Float32Array[], classes: number): EvalMetrics {
   const n = labels.length;
   const pred = argmaxRows(logits, classes);
@@ -55,8 +61,7 @@ export function evaluateLogits(logits: Float32Array, labels: Int32Array, teacher
     if (pred[i] === labels[i]) correct++;
   }
   if (teachers.length === 0) return { accuracy: labelled ? correct / labelled : null, agreement: null, kl: null };
-  const all = Int32Array.from({ length: n }, (_, i) => i);
-  const p = softTargets(teachers, all, classes, 1);
+  const p = ensembleProbabilities(teachers, classes);
   const teacherPred = argmaxRows(p, classes);
   let agree = 0;
   let kl = 0;

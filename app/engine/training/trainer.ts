@@ -8,8 +8,9 @@ import { sampleSize, type Split } from '../data/split.js';
 import { encodeModel } from '../onnx/codec.js';
 import { DataType, type Model } from '../onnx/ir.js';
 import { floatData, floatTensor } from '../onnx/tensor.js';
-import { createSession, type DeviceRequest } from '../runtime/index.js';
+import type { DeviceRequest } from '../runtime/index.js';
 import type { Device } from '../runtime/providers.js';
+import { TrainSessions, type DeviceLoss } from './train-sessions.js';
 import { probeShapes } from './shape-probe.js';
 import { buildTrainLoop, buildTrainStep, cloneModel, type OptimizerConfig, type TrainStepGraph } from './train-step.js';
 import type { Batch } from '../data/batches.js';
@@ -79,15 +80,23 @@ export interface EpochRecord extends EvalMetrics {
   lr: number;
 }
 
-export type TrainEvent = StepProgress | ({ kind: 'epoch' } & EpochRecord) | { kind: 'info'; message: string };
+export type TrainEvent =
+  | StepProgress
+  | ({ kind: 'epoch' } & EpochRecord)
+  | { kind: 'info'; message: string }
+  /** The GPU failed mid-run; training continues on the CPU from the same weights. */
+  | ({ kind: 'fallback'; to: 'cpu' } & DeviceLoss);
 
 export interface TrainResult {
   /** The best student (by validation score) as an inference model. */
   model: Model;
   epochs: EpochRecord[];
   bestEpoch: number;
+  /** Where training ended: the CPU after a mid-run fallback. */
   device: Device;
   fallbackReason?: string;
+  /** Set when the GPU stopped responding mid-run and training moved to the CPU. */
+  deviceLoss?: DeviceLoss;
   samplesPerSecond: number;
   stoppedEarly: boolean;
   steps: number;
@@ -178,13 +187,13 @@ export async function train(
   const stepsPerRun = config.featureMatch ? 1 : (config.stepsPerRun ?? 8);
   if (!Number.isInteger(stepsPerRun) || stepsPerRun < 1) throw new TrainingError(`stepsPerRun must be a whole number >= 1, got ${stepsPerRun}`);
   const loop = stepsPerRun > 1 ? buildTrainLoop(step) : null;
-  const created = await createSession(encodeModel(loop ? loop.model : step.model), { device: config.device ?? 'cpu', threads: config.threads });
-  const evalCreated = await createSession(encodeModel(forwardWithWeightInputs(student, trainable)), {
-    device: created.device,
-    threads: config.threads,
-  });
-  if (created.fallbackReason) onEvent({ kind: 'info', message: created.fallbackReason });
-  const session = created.session;
+  const sessions = await TrainSessions.open(
+    { train: encodeModel(loop ? loop.model : step.model), eval: encodeModel(forwardWithWeightInputs(student, trainable)) },
+    config.device ?? 'cpu',
+    config.threads,
+  );
+  if (sessions.startFallbackReason) onEvent({ kind: 'info', message: sessions.startFallbackReason });
+  const onFallback = (loss: DeviceLoss) => onEvent({ kind: 'fallback', to: 'cpu', ...loss });
 
   // Live state: weights and optimizer moments as ORT tensors, swapped for the outputs each step.
   let weights = weightsOf(student, trainable);
@@ -299,7 +308,11 @@ export async function train(
           feeds[step.teacherFeatures] = tensor(f, [batchSize, size]);
         }
       }
-      const out = await session.run(feeds);
+      const out = await sessions.run('train', feeds, t0, onFallback).catch(async (err: unknown) => {
+        // params/state still hold the weights before this run: keep them for a resume.
+        if (config.checkpointPath) await saveCheckpoint(config.checkpointPath, snapshot());
+        throw err;
+      });
       if (loop) {
         losses = out[loop.outputs.loss]!.data as Float32Array;
         kds = out[loop.outputs.lossKd]!.data as Float32Array;
@@ -363,7 +376,7 @@ export async function train(
     }
 
     weights = new Map([...params].map(([k, t]) => [k, Float32Array.from(t.data as Float32Array)]));
-    const metrics = await evaluate(evalCreated.session, inputName, weights, step, data.validation, data.teacherValidation, classes);
+    const metrics = await evaluate((feeds) => sessions.run('eval', feeds, globalStep, onFallback), inputName, student.graph.outputs[0]!.name, weights, step, data.validation, data.teacherValidation, classes);
     const record: EpochRecord = {
       epoch: epoch + 1,
       loss: lossSum / Math.max(count, 1),
@@ -389,15 +402,15 @@ export async function train(
     }
   }
 
-  await session.release();
-  await evalCreated.session.release();
+  await sessions.release();
   const elapsed = (performance.now() - started) / 1000;
   return {
     model: withWeights(student, best!.weights),
     epochs,
     bestEpoch: best!.epoch,
-    device: created.device,
-    fallbackReason: created.fallbackReason,
+    device: sessions.device,
+    fallbackReason: sessions.loss?.message ?? sessions.startFallbackReason,
+    ...(sessions.loss ? { deviceLoss: sessions.loss } : {}),
     samplesPerSecond: trainedSamples / Math.max(elapsed, 1e-9),
     stoppedEarly,
     steps: globalStep,
@@ -411,8 +424,9 @@ function oneHot(y: Int32Array, classes: number): Float32Array {
 }
 
 async function evaluate(
-  session: ort.InferenceSession,
+  run: (feeds: Record<string, ort.Tensor>) => Promise<ort.InferenceSession.ReturnType>,
   inputName: string,
+  outputName: string,
   weights: Weights,
   step: TrainStepGraph,
   split: Split,
@@ -425,8 +439,8 @@ async function evaluate(
   for (const p of step.params) if (!step.extraParams.has(p.name)) feedsBase[p.name] = new ort.Tensor('float32', weights.get(p.name)!, p.dims);
   const evalBatch = 256;
   for (const batch of batches(split, evalBatch)) {
-    const out = await session.run({ ...feedsBase, [inputName]: new ort.Tensor('float32', batch.x, [batch.size, ...split.sampleShape]) });
-    logits.set(out[session.outputNames[0]!]!.data as Float32Array, batch.indices[0]! * classes);
+    const out = await run({ ...feedsBase, [inputName]: new ort.Tensor('float32', batch.x, [batch.size, ...split.sampleShape]) });
+    logits.set(out[outputName]!.data as Float32Array, batch.indices[0]! * classes);
   }
   return evaluateLogits(logits, split.y, teacher, classes);
 }

@@ -1,6 +1,6 @@
 // Benchmarks as a job: the engine's bench module measures every model on the same data and
 // device; each model's figures become a benchmark result row of the experiment.
-import type { BenchmarkConfig } from '../../contract/api.js';
+import type { BenchmarkConfig, EnsembleScore } from '../../contract/api.js';
 import type { WorkerBenchmark } from '../../contract/jobs.js';
 import { fileName, type JobKindModule } from './types.js';
 
@@ -15,7 +15,7 @@ export const benchJob: JobKindModule<BenchmarkConfig> = {
   },
   async run(params, ctx) {
     const [{ compareModels }, data] = await Promise.all([import('../../engine/bench/index.js'), import('../../engine/data/index.js')]);
-    const p = params as { models: string[]; data?: string; device?: string; threads?: number; batchSizes?: number[]; runs?: number; limit?: number };
+    const p = params as { models: string[]; data?: string; device?: string; threads?: number; batchSizes?: number[]; runs?: number; limit?: number; ensembles?: boolean };
     let split: { split: import('../../engine/data/index.js').Split; classes: number } | null = null;
     if (p.data) {
       const dataset = await data.loadDataset(p.data, { limit: p.limit });
@@ -30,6 +30,7 @@ export const benchJob: JobKindModule<BenchmarkConfig> = {
       batchSizes: p.batchSizes,
       rounds: p.runs,
       accuracyLimit: p.limit,
+      ensembles: p.ensembles,
       signal: ctx.signal,
       onProgress: (e) => {
         ctx.log(`${fileName(e.model)}: ${e.message}`, 'info', 'bench');
@@ -53,9 +54,10 @@ export const benchJob: JobKindModule<BenchmarkConfig> = {
         environment,
       };
     });
+    const ensembles: EnsembleScore[] = out.ensembles; // the engine's shape is the contract's
     const results = out.results.map(({ logits: _l, latencySamples: _s, environment: _e, ...rest }) => rest);
     return {
-      summary: { environment, results, pareto: out.pareto, regressions: out.regressions, recommendation: out.recommendation, recommended: out.recommended } as unknown,
+      summary: { environment, results, pareto: out.pareto, regressions: out.regressions, recommendation: out.recommendation, recommended: out.recommended, ensembles } as unknown,
       artifacts: [],
       benchmarks,
     };

@@ -47,6 +47,9 @@ export const distillJob: JobKindModule<DistillConfig> = {
           ctx.log(e.message, 'info', stage);
         } else if (e.kind === 'info') {
           ctx.log(e.message, 'info', stage);
+        } else if (e.kind === 'fallback') {
+          ctx.log(e.message, 'warn', stage);
+          ctx.device(e.to);
         } else if (e.kind === 'step') {
           ctx.progress({ stage, step: e.step, totalSteps: e.totalSteps, epoch: e.epoch + 1, loss: e.loss, samplesPerSecond: e.samplesPerSecond, etaSeconds: e.etaSeconds });
         } else if (e.kind === 'epoch') {
@@ -59,7 +62,9 @@ export const distillJob: JobKindModule<DistillConfig> = {
     return {
       summary: {
         device: result.device,
+        trainedOn: result.trainedOn,
         fallbackReason: result.fallbackReason ?? null,
+        deviceLoss: result.deviceLoss ?? null,
         student: result.student,
         teacher: result.teacher,
         metrics: result.metrics,

@@ -36,6 +36,7 @@ export const quantizeJob: JobKindModule<QuantizeConfig> = {
         calibration: params.calibrationMethod,
         blockSize: params.blockSize,
         symmetric: params.symmetric,
+        keepConvFloat: params.keepConvFloat,
         limit: params.limit,
         threads: params.threads ?? 1,
       },

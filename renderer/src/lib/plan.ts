@@ -161,9 +161,10 @@ export function prevStep(step: WizardStep): WizardStep | null {
   return i > 0 ? WIZARD_STEPS[i - 1]! : null;
 }
 
-export function distillConfig(teacher: string, data: string, plan: Advanced, name?: string): DistillConfig {
+/** Several teachers (an ensemble) teach their averaged soft targets. */
+export function distillConfig(teachers: string[], data: string, plan: Advanced, name?: string): DistillConfig {
   const c: DistillConfig = {
-    teachers: [teacher],
+    teachers: [...teachers],
     data,
     student: plan.student,
     epochs: plan.epochs,

@@ -209,3 +209,25 @@ export function seriesByName(metrics: MetricSeries[], ...names: string[]): Metri
   }
   return null;
 }
+
+/** Where a run trained (a distillation's summary): the training device, else where it ended. */
+export function trainedOn(summary: unknown): string | null {
+  return str(summary, 'trainedOn', 'device');
+}
+
+/**
+ * One sentence when a run did not run where it was asked to: the GPU stopped responding mid-run
+ * (summary.deviceLoss), or the device could not start (summary.fallbackReason). Null otherwise.
+ */
+export function deviceNote(summary: unknown): string | null {
+  const gpu = str(summary, 'deviceLoss.device');
+  if (!gpu) return str(summary, 'fallbackReason');
+  const during = str(summary, 'deviceLoss.during');
+  if (during === null) {
+    const step = num(summary, 'deviceLoss.step');
+    return `Trained on the CPU after the GPU (${gpu}) stopped responding${step === null ? '' : ` at step ${step.toLocaleString('en-US')}`}.`;
+  }
+  const trained = str(summary, 'trainedOn');
+  if (trained && trained !== 'cpu') return `Trained on the GPU (${gpu}); it stopped responding while ${during}, which was then done on the CPU.`;
+  return `Trained on the CPU after the GPU (${gpu}) stopped responding while ${during}.`;
+}

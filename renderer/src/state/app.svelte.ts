@@ -4,6 +4,7 @@
 import { createContext } from 'svelte';
 import type { Api, AppInfo, DeviceInfo, JobInfo, QuantizeConfig, Settings } from '../../../app/contract/api.js';
 import { explainError } from '../lib/errors.js';
+import { runMenuCommand, type MenuTarget } from '../lib/menu.js';
 import { apiOf, type LinkState, type NativeHelpers, type Transport } from '../lib/transport/types.js';
 import { Router } from './router.svelte.js';
 
@@ -23,7 +24,7 @@ export interface Chain {
 
 const CHAIN_PREFIX = 'distillery.chain.';
 const THEME_KEY = 'distillery.theme';
-const TEACHER_KEY = 'distillery.teacher';
+const TEACHERS_KEY = 'distillery.teachers';
 
 export class AppState {
   readonly api: Api;
@@ -38,7 +39,10 @@ export class AppState {
   /** Bumped whenever experiments change: lists re-fetch when it moves. */
   version = $state(0);
   toasts = $state<Toast[]>([]);
-  teacher = $state<string | null>(null);
+  /** The chosen teacher(s): one model, or the members of an ensemble (averaged soft targets). */
+  teachers = $state<string[]>([]);
+  /** The first (most accurate) teacher: the one the compression wizard checks the data against. */
+  teacher = $derived(this.teachers[0] ?? null);
   readOnly = $derived(this.info?.readOnly ?? false);
   runningJobs = $derived(Object.values(this.jobs).filter((j) => j.status === 'running' || j.status === 'queued'));
 
@@ -50,7 +54,7 @@ export class AppState {
   constructor(readonly transport: Transport) {
     this.api = apiOf(transport);
     this.native = transport.native ?? null;
-    this.teacher = safeGet(sessionStorage, TEACHER_KEY);
+    this.teachers = parseTeachers(safeGet(sessionStorage, TEACHERS_KEY));
     this.applyTheme((safeGet(localStorage, THEME_KEY) as Settings['theme'] | null) ?? 'system');
     this.media = window.matchMedia?.('(prefers-color-scheme: dark)') ?? null;
     this.media?.addEventListener('change', () => this.applyTheme(this.settings?.theme ?? 'system'));
@@ -65,7 +69,9 @@ export class AppState {
       }),
       transport.on('job:log', (l) => {
         const job = this.jobs[l.jobId];
-        if (job) job.log = [...job.log.slice(-49), l.message];
+        if (!job) return;
+        job.log = [...job.log.slice(-49), l.message];
+        if (l.level === 'warn' && job.warnings.length < 10) job.warnings = [...job.warnings, l.message];
       }),
       transport.on('job:finished', (f) => {
         const job = this.jobs[f.jobId];
@@ -85,6 +91,7 @@ export class AppState {
       transport.on('experiments:changed', () => {
         this.version++;
       }),
+      transport.on('menu:command', (c) => void runMenuCommand(c, this.menuTarget)),
       transport.onLink((state) => {
         const wasLost = this.link !== 'open';
         this.link = state;
@@ -95,6 +102,17 @@ export class AppState {
         }
       }),
     );
+  }
+
+  /** What the native menu's commands act on. */
+  private get menuTarget(): MenuTarget {
+    return {
+      native: this.native,
+      api: this.api,
+      go: (r) => this.router.go(r),
+      toast: (kind, text, href, linkText) => this.toast(kind, text, href, linkText),
+      changed: () => void this.version++,
+    };
   }
 
   async load(): Promise<void> {
@@ -137,10 +155,9 @@ export class AppState {
     document.documentElement.dataset.theme = dark ? 'dark' : 'light';
   }
 
-  chooseTeacher(path: string | null): void {
-    this.teacher = path;
-    if (path) safeSet(sessionStorage, TEACHER_KEY, path);
-    else sessionStorage.removeItem(TEACHER_KEY);
+  chooseTeachers(paths: string[]): void {
+    this.teachers = [...paths];
+    safeSet(sessionStorage, TEACHERS_KEY, JSON.stringify(paths));
   }
 
   toast(kind: Toast['kind'], text: string, href?: string, linkText?: string): void {
@@ -235,6 +252,16 @@ export class AppState {
   destroy(): void {
     for (const off of this.offs) off();
     this.transport.close();
+  }
+}
+
+/** The stored teacher list; [] when absent or malformed (session storage is user-editable). */
+function parseTeachers(raw: string | null): string[] {
+  try {
+    const v: unknown = JSON.parse(raw ?? '[]');
+    return Array.isArray(v) && v.every((p) => typeof p === 'string' && p.length > 0) ? (v as string[]) : [];
+  } catch {
+    return [];
   }
 }
 

@@ -7,6 +7,7 @@ import type {
   CompareResult,
   CompareRow,
   DeviceInfo,
+  EnsembleScore,
   Experiment,
   ExperimentDetail,
   ExperimentKind,
@@ -159,7 +160,7 @@ export class FakeState {
     const totalEpochs = kind === 'distill' ? Number(config.epochs ?? 3) : 1;
     const stepsPerEpoch = 5;
     const totalSteps = totalEpochs * stepsPerEpoch;
-    const job: JobInfo = { jobId, experimentId: exp.id, kind, status: 'running', createdAt: Date.now(), startedAt: Date.now(), finishedAt: null, progress: null, error: null, log: [`Started ${kind} on cpu`], device: typeof config.device === 'string' ? config.device : 'auto' };
+    const job: JobInfo = { jobId, experimentId: exp.id, kind, status: 'running', createdAt: Date.now(), startedAt: Date.now(), finishedAt: null, progress: null, error: null, log: [`Started ${kind} on cpu`], warnings: [], device: typeof config.device === 'string' ? config.device : 'auto' };
     this.jobs.set(jobId, job);
     this.metrics.set(exp.id, [series('loss', []), series('valAccuracy', [])]);
     this.changed([exp.id], 'created');
@@ -204,7 +205,22 @@ export class FakeState {
     const models = (config.models as string[]) ?? [];
     const results: BenchmarkResult[] = models.map((m, i) => ({ id: i + 1, experimentId: expId, modelId: null, label: m, device: 'cpu', threads: 2, batchSize: 1, latencyMs: { p50: 0.3 + i * 0.4, p95: 0.4 + i * 0.5, p99: 0.5 + i * 0.6 }, throughput: { '1': 3000 / (i + 1) }, peakMemoryBytes: 50e6, sizeBytes: 100_000 * (i + 1) * (i + 1), accuracy: 0.84 + i * 0.03, agreement: 0.95, environment: { cpu: 'fake' }, createdAt: Date.now() }));
     this.benchmarks.set(expId, results);
-    return { results: results.map((r) => ({ model: r.label, sizeBytes: r.sizeBytes, latencyMs: r.latencyMs, accuracy: r.accuracy })) };
+    // Ensembles of the best 2 and 3: the pair 2 points above the best model (12 items won, 2
+    // lost), the triple 0.2 points above the pair; as the engine, on at most `limit` items.
+    const ranked = [...results].sort((a, b) => b.accuracy! - a.accuracy!);
+    const samples = Math.min(Number(config.limit ?? 2000), 2000);
+    const ensembles: EnsembleScore[] = config.ensembles
+      ? [2, 3].filter((k) => ranked.length >= k).map((k) => ({
+          members: ranked.slice(0, k).map((r) => r.label),
+          accuracy: ranked[0]!.accuracy! + (k === 2 ? 0.02 : 0.022),
+          samples,
+          gains: k === 2 ? 12 : 14,
+          losses: 2,
+          latencyMs: ranked.slice(0, k).reduce((t, r) => t + r.latencyMs.p50, 0),
+          sizeBytes: ranked.slice(0, k).reduce((t, r) => t + r.sizeBytes!, 0),
+        }))
+      : [];
+    return { results: results.map((r) => ({ model: r.label, sizeBytes: r.sizeBytes, latencyMs: r.latencyMs, accuracy: r.accuracy })), ensembles };
   }
 
   private readonly handlers: { [M in ApiMethod]: (p: Record<string, unknown>) => unknown } = {

@@ -1,8 +1,9 @@
 // Browser mode: POST /api/<method> with {params} → {ok, result} | {ok:false, error}; events over
-// Server-Sent Events at GET /api/events. The token cookie is set by the server when the page was
-// loaded with ?token=…; we drop the token from the address bar so it is not bookmarked or shared.
+// one WebSocket at /api/ws, each message {name, payload}, reconnecting with backoff. The token
+// cookie is set by the server when the page was loaded with ?token=… (the browser sends it with the
+// WebSocket handshake too); we drop the token from the address bar so it is not bookmarked or shared.
 import type { Api, ApiMethod } from '../../../../app/contract/api.js';
-import { EVENT_NAMES, EVENTS_HTTP_PATH, httpPathOf } from '../../../../app/contract/channels.js';
+import { EVENTS_WS_PATH, httpPathOf, isEventName } from '../../../../app/contract/channels.js';
 import type { ApiEventName, ApiEvents } from '../../../../app/contract/events.js';
 import { Emitter, TransportError, unwrapEnvelope, type LinkState, type Transport } from './types.js';
 
@@ -10,16 +11,29 @@ export interface HttpOptions {
   /** Origin + path prefix of the server; defaults to the page's origin. */
   base?: string;
   fetch?: typeof fetch;
-  /** Pass null to run without events (tests). */
-  eventSource?: ((url: string) => EventSource) | null;
+  /** Opens the event socket (tests pass the `ws` package's client); null runs without events. */
+  webSocket?: ((url: string) => WebSocket) | null;
+  /** Reconnect delays: the first retry after `firstMs`, doubling per failure up to `maxMs`. */
+  retry?: { firstMs: number; maxMs: number };
+}
+
+/** ws:// or wss:// URL of the event socket, relative to `base` or the page. */
+export function eventSocketUrl(base: string, page = (globalThis as { location?: { href: string } }).location?.href): string {
+  const url = new URL(base + EVENTS_WS_PATH, base ? undefined : page);
+  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  return url.href;
 }
 
 export function createHttpTransport(options: HttpOptions = {}): Transport {
   const base = options.base ?? '';
   const doFetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+  const retry = options.retry ?? { firstMs: 500, maxMs: 10_000 };
   const emitter = new Emitter();
   let link: LinkState = 'connecting';
-  let source: EventSource | null = null;
+  let socket: WebSocket | null = null;
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  let failures = 0;
+  let closed = false;
 
   const setLink = (state: LinkState) => {
     if (state === link) return;
@@ -27,36 +41,41 @@ export function createHttpTransport(options: HttpOptions = {}): Transport {
     emitter.emit('$link', state);
   };
 
-  const makeSource = options.eventSource === null ? null : (options.eventSource ?? ((url: string) => new EventSource(url, { withCredentials: true })));
-  if (makeSource) {
-    source = makeSource(base + EVENTS_HTTP_PATH);
-    source.onopen = () => setLink('open');
-    source.onerror = () => setLink(source?.readyState === 2 ? 'lost' : 'connecting');
-    const deliver = (name: string, data: string) => {
-      let payload: unknown;
+  const makeSocket = options.webSocket === null ? null : (options.webSocket ?? ((url: string) => new WebSocket(url)));
+
+  function connect(make: (url: string) => WebSocket): void {
+    timer = null;
+    let opened = false;
+    const ws = make(eventSocketUrl(base));
+    socket = ws;
+    ws.onopen = () => {
+      opened = true;
+      failures = 0;
+      setLink('open');
+    };
+    ws.onmessage = (e: { data: unknown }) => {
+      let body: { name?: unknown; payload?: unknown };
       try {
-        payload = JSON.parse(data);
+        body = JSON.parse(String(e.data)) as typeof body;
       } catch {
         return;
       }
-      emitter.emit(name, payload);
+      if (isEventName(body.name)) emitter.emit(body.name, body.payload);
     };
-    for (const name of EVENT_NAMES) {
-      source.addEventListener(name, (e) => deliver(name, String((e as unknown as { data: unknown }).data)));
-    }
-    // Servers that send unnamed messages with {name, payload} bodies are understood too.
-    source.onmessage = (e: { data: string }) => {
-      try {
-        const body = JSON.parse(e.data) as { name?: unknown; event?: unknown; payload?: unknown; data?: unknown };
-        const name = typeof body.name === 'string' ? body.name : typeof body.event === 'string' ? body.event : null;
-        if (name && (EVENT_NAMES as readonly string[]).includes(name)) emitter.emit(name, body.payload ?? body.data);
-      } catch {
-        /* not for us */
-      }
+    ws.onerror = () => {}; // 'close' follows; Node's `ws` client throws on an unhandled error
+    ws.onclose = () => {
+      if (socket !== ws || closed) return;
+      socket = null;
+      // A drop is retried after firstMs ('connecting'); each failed attempt doubles the wait and
+      // shows 'lost' (server stopped, or the token cookie is gone).
+      if (!opened) failures++;
+      setLink(failures === 0 ? 'connecting' : 'lost');
+      timer = setTimeout(() => connect(make), Math.min(retry.maxMs, retry.firstMs * 2 ** Math.max(0, failures - 1)));
     };
-  } else {
-    link = 'open';
   }
+
+  if (makeSocket) connect(makeSocket);
+  else link = 'open';
 
   async function invoke<M extends ApiMethod>(method: M, params: Parameters<Api[M]>[0]): Promise<unknown> {
     let res: Response;
@@ -93,8 +112,10 @@ export function createHttpTransport(options: HttpOptions = {}): Transport {
       return emitter.on('$link', fn as (p: unknown) => void);
     },
     close() {
-      source?.close();
-      source = null;
+      closed = true;
+      if (timer) clearTimeout(timer);
+      socket?.close();
+      socket = null;
     },
   };
 }
