@@ -109,7 +109,7 @@ async function report(name: string, model: Model): Promise<void> {
 
   // 2. Sensitivity and the greedy path (computed once on the selection images).
   const t0 = Date.now();
-  const mp = await mixedPrecisionPath(model, selection, { calibration: cal, int8Mode: 'static', padFirstConv: true, maxAccuracyDrop: -1, fullPath: true });
+  const mp = await mixedPrecisionPath(model, selection, { calibration: cal, int8Mode: 'static', padFirstConv: true, int4Conv: true, maxAccuracyDrop: -1, fullPath: true });
   console.log(`\nPer-layer sensitivity (one layer lowered, the rest float; ${selection.count} selection images; SQNR of the logits / accuracy drop). Path: ${mp.path.length} steps in ${((Date.now() - t0) / 1000).toFixed(0)} s.`);
   console.log('\n| layer | op | params | int4 SQNR dB / drop pts | int8 SQNR dB / drop pts | fp16 SQNR dB |');
   console.log('|---|---|---:|---:|---:|---:|');

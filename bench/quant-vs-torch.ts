@@ -176,8 +176,11 @@ async function transformer(): Promise<void> {
     { label: 'fp32', model },
     { label: 'int8 dynamic (per tensor)', model: quantizeDynamic(model).model },
     { label: 'int8 dynamic (per channel)', model: quantizeDynamic(model, { perChannel: true }).model },
-    { label: 'int4 MatMulNBits (block 32)', model: quantizeInt4(model, { blockSize: 32, symmetric: false }).model },
-    { label: 'int4 MatMulNBits (block 32, accuracy_level 4)', model: quantizeInt4(model, { blockSize: 32, symmetric: false, accuracyLevel: 4 }).model },
+    // int4: MatMulNBits for the MatMuls, GatherBlockQuantized for the token embedding.
+    { label: 'int4 (block 32)', model: quantizeInt4(model, { blockSize: 32, symmetric: false }).model },
+    { label: 'int4 (block 32, accuracy_level 4)', model: quantizeInt4(model, { blockSize: 32, symmetric: false, accuracyLevel: 4 }).model },
+    { label: 'int4 (block 32, symmetric)', model: quantizeInt4(model, { blockSize: 32, symmetric: true }).model },
+    { label: 'int4 (block 64)', model: quantizeInt4(model, { blockSize: 64, symmetric: false }).model },
   ];
   const logitsOf = async (v: Variant): Promise<Float32Array> => {
     const s = await ort.InferenceSession.create(encodeModel(v.model), { intraOpNumThreads: 2 });

@@ -9,6 +9,9 @@
 //                      dW by patches; first conv's dW straight from the pooled pieces)
 //             loopK-fast = fast, K steps fused in one ONNX Loop per session.run
 //             (also: patches, swap, swap+patches = single rewrites)
+//             dp = data-parallel (trainer's `workers`): the batch split over `threads` worker
+//                  threads, each a 1-thread session of the fast gradient graph; gradients summed,
+//                  then the apply graph in the main thread (threads >= 2 only)
 //   PyTorch:  'torch' = PyTorch as installed (Debian's build: BLAS_INFO=generic, so nn.Linear runs
 //             on the reference BLAS), 'torch-dnnl' = the same with every Linear computed as a 1x1
 //             Conv (oneDNN), the fair baseline; ratios are against torch-dnnl.
@@ -31,6 +34,7 @@ import type { Model } from '../app/engine/onnx/ir.js';
 import { floatData } from '../app/engine/onnx/tensor.js';
 import { createSession } from '../app/engine/runtime/index.js';
 import { probeShapes } from '../app/engine/training/shape-probe.js';
+import { DataParallel } from '../app/engine/training/data-parallel.js';
 import { buildTrainLoop, buildTrainStep } from '../app/engine/training/train-step.js';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -98,8 +102,55 @@ function readF32(path: string): Float32Array {
   return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
 }
 
+/** Child: time data-parallel steps (threads workers). Prints {"msPerStep"}. */
+async function childDataParallel(template: string, threads: number, steps: number, warmup: number): Promise<void> {
+  const student = studentOf(template);
+  const x = readF32(join(DIR, 'x.f32'));
+  const probs = readF32(join(DIR, 'probs.f32'));
+  const onehot = readF32(join(DIR, 'onehot.f32'));
+  const trainable = student.graph.initializers.map((t) => t.name);
+  const optimizer = { kind: 'adamw' as const, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
+  const dp = await DataParallel.open({ student, trainable, inputName: student.graph.inputs[0]!.name, sampleShape: [1, 28, 28], batchSize: B, workers: threads, optimizer });
+  const { session } = await createSession(encodeModel(dp.apply.model), { device: 'cpu', threads: 1 });
+  const f32 = (a: Float32Array, dims: number[]) => new ort.Tensor('float32', a, dims);
+  const weights = new Map<string, Float32Array>(trainable.map((n) => [n, Float32Array.from(floatData(student.graph.initializers.find((t) => t.name === n)!))]));
+  const state = new Map<string, Float32Array>();
+  for (const p of dp.apply.params) for (const st of p.state) state.set(st.input, new Float32Array(weights.get(p.name)!.length));
+  let t = 0;
+  const run = async (k: number): Promise<void> => {
+    const j = k % NB;
+    const g = await dp.gradients({ x: x.subarray(j * B * 784, (j + 1) * B * 784), teacherProbs: probs.subarray(j * B * C, (j + 1) * B * C), labels: onehot.subarray(j * B * C, (j + 1) * B * C), temperature: T, alpha: ALPHA }, weights);
+    const feeds: Record<string, ort.Tensor> = {
+      [dp.apply.feeds.lr]: f32(Float32Array.of(LR), []),
+      [dp.apply.feeds.bc1]: f32(Float32Array.of(1 - 0.9 ** (t + 1)), []),
+      [dp.apply.feeds.bc2]: f32(Float32Array.of(1 - 0.999 ** (t + 1)), []),
+    };
+    for (const p of dp.apply.params) {
+      feeds[p.name] = f32(weights.get(p.name)!, p.dims);
+      feeds[dp.apply.gradInputs.get(p.name)!] = f32(g.grads.get(p.name)!, p.dims);
+      for (const st of p.state) feeds[st.input] = f32(state.get(st.input)!, p.dims);
+    }
+    const out = await session.run(feeds);
+    for (const p of dp.apply.params) {
+      weights.set(p.name, out[p.output]!.data as Float32Array);
+      for (const st of p.state) state.set(st.input, out[st.output]!.data as Float32Array);
+    }
+    t++;
+  };
+  for (let i = 0; i < warmup; i++) await run(i);
+  const t0 = performance.now();
+  const c0 = process.cpuUsage();
+  for (let i = 0; i < steps; i++) await run(i);
+  const ms = (performance.now() - t0) / steps;
+  const c = process.cpuUsage(c0);
+  await session.release();
+  await dp.close();
+  console.log(JSON.stringify({ msPerStep: ms, cpuMsPerStep: (c.user + c.system) / 1000 / steps }));
+}
+
 /** Child: time our step. Prints {"msPerStep"}. */
 async function childOurs(template: string, variant: string, threads: number, steps: number, warmup: number): Promise<void> {
+  if (variant === 'dp') return childDataParallel(template, threads, steps, warmup);
   const student = studentOf(template);
   const x = readF32(join(DIR, 'x.f32'));
   const probs = readF32(join(DIR, 'probs.f32'));
@@ -267,7 +318,7 @@ async function main(): Promise<void> {
     for (const m of models) {
       for (const th of threads) {
         // Alternate the order every round so drift does not favour one side.
-        const all = [...TORCH, ...variants];
+        const all = [...TORCH, ...variants.filter((v) => v !== 'dp' || th >= 2)];
         const order = r % 2 ? all.reverse() : all;
         for (const v of order) {
           const ms = v.startsWith('torch') ? childTorch(m, v === 'torch' ? 'blas' : 'dnnl', th, steps, warmup) : runOurs(m, v, th, steps, warmup);
@@ -286,7 +337,8 @@ async function main(): Promise<void> {
       const torch = median(results.get(`${m}|${th}|torch-dnnl`)!);
       const torchCpu = median(cpu.get(`${m}|${th}|torch-dnnl`)!);
       for (const v of [...TORCH, ...variants]) {
-        const all = results.get(`${m}|${th}|${v}`)!;
+        const all = results.get(`${m}|${th}|${v}`);
+        if (!all) continue; // dp at 1 thread
         const med = median(all);
         const ratio = torch / med;
         const cpuMed = median(cpu.get(`${m}|${th}|${v}`)!);

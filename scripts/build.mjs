@@ -11,8 +11,8 @@ const banner = { js: "import { createRequire as __createRequire } from 'node:mod
 
 rmSync('dist/main', { recursive: true, force: true });
 await Promise.all([
-  build({ ...common, format: 'esm', banner, entryPoints: { index: 'main/index.ts', 'worker-entry': 'app/jobs/worker-entry.ts', worker: 'app/engine/bench/worker.ts' }, outdir: 'dist/main', outExtension: { '.js': '.js' } }),
+  build({ ...common, format: 'esm', banner, entryPoints: { index: 'main/index.ts', 'worker-entry': 'app/jobs/worker-entry.ts', worker: 'app/engine/bench/worker.ts', 'grad-worker': 'app/engine/training/grad-worker.ts' }, outdir: 'dist/main', outExtension: { '.js': '.js' } }),
   build({ ...common, format: 'cjs', entryPoints: { preload: 'main/preload.ts' }, outdir: 'dist/main', outExtension: { '.js': '.cjs' } }),
   build({ ...common, format: 'esm', banner, entryPoints: { cli: 'app/cli/main.ts' }, outdir: 'dist/main', outExtension: { '.js': '.js' } }),
 ]);
-console.log('built dist/main/{index.js,cli.js,preload.cjs,worker-entry.js,worker.js} and dist/main/cli.js');
+console.log('built dist/main/{index.js,cli.js,preload.cjs,worker-entry.js,worker.js,grad-worker.js} and dist/main/cli.js');

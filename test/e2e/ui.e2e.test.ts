@@ -147,6 +147,9 @@ describe('renderer in Chromium against distillery serve', () => {
     await page.getByText('Advanced settings').click();
     await page.getByLabel('Epochs', { exact: true }).fill('2');
     await page.getByLabel('Student', { exact: true }).fill('cnn:4,8/16');
+    // A CNN student on 2 data-parallel worker threads: the run below trains through them.
+    expect(await page.getByLabel('Parallel training workers').inputValue()).toBe('1');
+    await page.getByLabel('Parallel training workers').fill('2');
     await shot(page, '06-compress-plan');
     // The draft survives a reload: same step, same advanced settings.
     await page.reload();
@@ -155,9 +158,11 @@ describe('renderer in Chromium against distillery serve', () => {
     await page.getByText('Advanced settings').click();
     expect(await page.getByLabel('Epochs', { exact: true }).inputValue()).toBe('2');
     expect(await page.getByLabel('Student', { exact: true }).inputValue()).toBe('cnn:4,8/16');
+    expect(await page.getByLabel('Parallel training workers').inputValue()).toBe('2');
     await shot(page, '06b-compress-plan-restored');
     await page.getByRole('button', { name: 'Next →' }).click();
     await page.getByRole('heading', { name: 'Review' }).waitFor();
+    await page.getByText(/cnn:4,8\/16 · 2 epochs .* · 2 workers/).waitFor();
     await page.getByLabel('Name (optional)').fill('E2E student');
     await shot(page, '07-compress-review');
     await page.getByRole('button', { name: 'Start compression' }).click();
@@ -186,6 +191,7 @@ describe('renderer in Chromium against distillery serve', () => {
     // Live curves arrive per epoch (uPlot canvas; its label names the latest values).
     await page.getByRole('img', { name: /^Loss: Training loss \d/ }).waitFor({ timeout: 90_000 });
     metrics.deviceWhileRunning = await page.locator('.figures div', { hasText: 'Device' }).locator('dd').innerText();
+    await page.getByRole('log', { name: 'Run log' }).getByText(/training on 2 worker threads/).waitFor();
     await shot(page, '08-run-live');
     await page.getByRole('link', { name: 'See results →' }).waitFor({ timeout: 110_000 });
     metrics.compressionRunMs = Date.now() - t0;

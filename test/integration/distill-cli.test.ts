@@ -67,6 +67,38 @@ describe('distillery distill', () => {
     expect(bad.stderr).toMatch(/the teacher has no tensor 'nope'/);
   });
 
+  it('trains a CNN on 2 worker threads (--workers 2) and records the workers', async () => {
+    const out = join(dir, 'dp.onnx');
+    const r = await runCli(['distill', '--teacher', SAMPLE_TEACHER, '--data', SAMPLE_DATA, '--student', 'cnn:4,8/16', '--epochs', '1', '--limit', '1024', '--workers', '2', '--out', out, '--db', db, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/training on 2 worker threads/);
+    const j = JSON.parse(r.stdout);
+    expect(j.workers).toBe(2);
+    expect(j.trainedOn).toBe('cpu');
+    expect(Number.isFinite(j.metrics.epochs[0].loss) && j.metrics.epochs[0].loss > 0).toBe(true);
+    expect(j.student.sizeBytes).toBe(statSync(out).size);
+    expect((await loadModel(out)).graph.inputs.map((i) => i.name)).toEqual(['input']);
+    const store = openDatabase(db, { readonly: true });
+    try {
+      const exp = store.experiments.get(j.experimentId);
+      expect(exp.summary).toMatchObject({ workers: 2 });
+    } finally {
+      store.close();
+    }
+  });
+
+  it('refuses --workers out of range, fractional, or on a GPU device, naming the fix', async () => {
+    const base = ['distill', '--teacher', SAMPLE_TEACHER, '--data', SAMPLE_DATA, '--student', 'cnn:4,8/16', '--limit', '500', '--out', join(dir, 'x.onnx'), '--db', db];
+    for (const [value, why] of [['0', /'0' is out of range; use 1 to 8/], ['9', /'9' is out of range; use 1 to 8/], ['1.5', /'1\.5' is not a whole number/]] as const) {
+      const bad = await runCli([...base, '--workers', value]);
+      expect(bad.code).not.toBe(0);
+      expect(bad.stderr).toMatch(why);
+    }
+    const gpu = await runCli([...base, '--workers', '2', '--device', 'webgpu']);
+    expect(gpu.code).not.toBe(0);
+    expect(gpu.stderr).toMatch(/--workers 2 trains on CPU threads only; use --device cpu \(or auto\), or --workers 1 to train on webgpu/);
+  });
+
   it('fails with one clear line for a bad template and for a missing teacher', async () => {
     const bad = await runCli(['distill', '--teacher', SAMPLE_TEACHER, '--data', SAMPLE_DATA, '--student', 'cnn:8,x/3', '--out', join(dir, 'x.onnx'), '--db', db]);
     expect(bad.code).not.toBe(0);

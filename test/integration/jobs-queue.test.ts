@@ -50,6 +50,18 @@ describe('jobs: queue, cancel, crash', () => {
     expect(seen.events.some((e) => e.name === 'job:epoch')).toBe(true);
   });
 
+  it('trains on 2 worker threads in the job child (workers: 2, device auto → CPU) and records them', async () => {
+    const seen = collect(services);
+    const s = await services.api.startDistill(quickDistill(teacher, { name: 'two workers', workers: 2, device: 'auto' }));
+    const done = await services.jobs.wait(s.jobId);
+    expect(done.status, done.error ?? '').toBe('succeeded');
+    const logs = seen.events.flatMap((e) => (e.name === 'job:log' && e.payload.jobId === s.jobId ? [e.payload.message] : []));
+    expect(logs).toContain('training on 2 worker threads (batch slices of 32–32)');
+    const d = await services.api.getExperiment({ id: s.experimentId });
+    expect(d.experiment.summary).toMatchObject({ workers: 2, trainedOn: 'cpu' });
+    expect(d.experiment.config).toMatchObject({ workers: 2 });
+  });
+
   it('cancels a running job', async () => {
     const seen = collect(services);
     const s = await services.api.startDistill(quickDistill(teacher, { epochs: 200, name: 'to cancel' }));

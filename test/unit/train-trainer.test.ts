@@ -1,6 +1,9 @@
 // The trainer with K steps per session.run (ONNX Loop) against one step per run, on the bundled
 // Fashion-MNIST sample: same weights, same per-step losses, remainder groups, cancellation, and
-// the exported model is the original inference graph.
+// the exported model is the original inference graph; data-parallel workers against one session.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadDataset, planSplits } from '../../app/engine/data/index.js';
 import { buildStudent, parseTemplate } from '../../app/engine/distill/students.js';
@@ -70,5 +73,65 @@ describe('trainer: stepsPerRun', () => {
       }, ac.signal),
     ).rejects.toBeInstanceOf(TrainingCancelled);
     expect(steps).toBe(8);
+  });
+});
+
+describe('trainer: data-parallel workers', () => {
+  const student = buildStudent({ template: parseTemplate('cnn:4,8/16'), sampleShape: [1, 28, 28], classes: 10, seed: 5 });
+  const config = { epochs: 2, batchSize: 32, lr: 2e-3, temperature: 4, alpha: 0.7, seed: 3, threads: 1, schedule: { kind: 'cosine' as const, warmupSteps: 5 } };
+  const weightsOf = (m: { graph: { initializers: Array<{ name: string }> } }) =>
+    new Map(m.graph.initializers.map((t) => [t.name, Float32Array.from(floatData(t as Parameters<typeof floatData>[0]))]));
+  const maxDiff = (a: Map<string, Float32Array>, b: Map<string, Float32Array>) => {
+    let max = 0;
+    for (const [k, w] of a) w.forEach((v, i) => (max = Math.max(max, Math.abs(v - b.get(k)![i]!))));
+    return max;
+  };
+
+  it('workers: 2 gives the losses and weights of workers: 1 over 2 epochs; the export is the inference graph', async () => {
+    const data = await trainData();
+    const runs: Array<{ losses: number[]; weights: Map<string, Float32Array>; info: string[] }> = [];
+    for (const workers of [1, 2]) {
+      const losses: number[] = [];
+      const info: string[] = [];
+      const r = await train(student, data, { ...config, workers }, (e: TrainEvent) => {
+        if (e.kind === 'step') losses.push(e.loss);
+        if (e.kind === 'info') info.push(e.message);
+      });
+      expect(r.model.graph.nodes.map((n) => n.opType)).toEqual(student.graph.nodes.map((n) => n.opType));
+      runs.push({ losses, weights: weightsOf(r.model), info });
+    }
+    expect(runs[1]!.info.some((m) => m.includes('2 worker threads'))).toBe(true);
+    expect(runs[0]!.info.some((m) => m.includes('worker threads'))).toBe(false);
+    expect(runs[1]!.losses.length).toBe(runs[0]!.losses.length);
+    runs[1]!.losses.forEach((l, i) => expect(Math.abs(l - runs[0]!.losses[i]!)).toBeLessThan(1e-4));
+    expect(maxDiff(runs[1]!.weights, runs[0]!.weights)).toBeLessThan(1e-4);
+  });
+
+  it('cancel and resume with workers: 2 end at the weights of an uninterrupted run', async () => {
+    const data = await trainData();
+    const dir = mkdtempSync(join(tmpdir(), 'distillery-dp-'));
+    try {
+      const full = await train(student, data, { ...config, workers: 2 });
+      const checkpointPath = join(dir, 'ck.bin');
+      const ac = new AbortController();
+      let steps = 0;
+      await expect(
+        train(student, data, { ...config, workers: 2, checkpointPath }, (e) => {
+          if (e.kind === 'step' && ++steps === 5) ac.abort();
+        }, ac.signal),
+      ).rejects.toBeInstanceOf(TrainingCancelled);
+      expect(steps).toBe(5);
+      const resumed = await train(student, data, { ...config, workers: 2, resumeFrom: checkpointPath });
+      expect(resumed.steps).toBe(full.steps);
+      expect(maxDiff(weightsOf(resumed.model), weightsOf(full.model))).toBeLessThan(1e-6);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses workers on a GPU and with feature matching, plainly', async () => {
+    const data = await trainData();
+    await expect(train(student, data, { ...config, workers: 2, device: 'webgpu' })).rejects.toThrow(/runs on the CPU only/);
+    await expect(train(student, data, { ...config, workers: 2, featureMatch: { studentTensor: 'x', weight: 1 } })).rejects.toThrow(/feature matching/);
   });
 });

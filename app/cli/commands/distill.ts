@@ -31,6 +31,7 @@ export const registerDistill: RegisterCommand = (program) => {
     .option('--feature-match <teacher:student[:weight]>', "also match a student tensor to a teacher tensor (names from 'distillery inspect --json')", parseFeatureMatch)
     .addOption(new Option('--device <device>', 'where to train').argParser(parseDevice).default('cpu'))
     .option('--threads <n>', 'CPU threads', parseInteger)
+    .option('--workers <n>', 'data-parallel training threads, 1-8 (default 1; CPU only): 2 helps convolutional students on 2+ cores (cnn:8,16/32 1.1x faster at batch 64, 1.3x at 128); leave 1 for small MLPs (mlp:128 3x slower)', parseWorkers)
     .option('--out <file>', 'where to write the student', 'student.onnx')
     .option('--db <path>', 'experiment history database')
     .option('--json', 'print one JSON document on stdout')
@@ -63,6 +64,7 @@ export const registerDistill: RegisterCommand = (program) => {
             augmentViews: o.augmentViews,
             device: o.device,
             threads: o.threads,
+            workers: o.workers,
             out: o.out,
             cacheDir: history.cacheDir,
           },
@@ -84,6 +86,7 @@ export const registerDistill: RegisterCommand = (program) => {
         experimentId: id,
         device: result.device,
         trainedOn: result.trainedOn,
+        workers: result.workers,
         student: result.student,
         teacher: result.teacher,
         metrics: result.metrics,
@@ -114,7 +117,7 @@ function printSummary(r: DistillResult, id: string | null): void {
     `  size             ${(r.student.sizeBytes / 1024).toFixed(1)} KB`,
     `  test accuracy    ${pct(r.metrics.testAccuracy)} (teacher ${pct(r.teacher.testAccuracy)})`,
     `  agreement        ${pct(r.metrics.agreement)} with the teacher`,
-    `  speed            ${Math.round(r.metrics.samplesPerSecond)} samples/s on ${speedDevice(r)}`,
+    `  speed            ${Math.round(r.metrics.samplesPerSecond)} samples/s on ${speedDevice(r)}${r.workers > 1 ? ` (${r.workers} workers)` : ''}`,
   ];
   if (id) lines.push(`  experiment       ${id}`);
   process.stdout.write(`${lines.join('\n')}\n`);
@@ -128,6 +131,13 @@ export function speedDevice(r: Pick<DistillResult, 'trainedOn' | 'deviceLoss'>):
   const loss = r.deviceLoss;
   if (loss && loss.during === undefined) return `${loss.device} until step ${loss.step.toLocaleString('en-US')}, then cpu`;
   return r.trainedOn;
+}
+
+/** --workers: 1..8 threads (the contract's range). */
+export function parseWorkers(value: string): number {
+  const n = parseInteger(value);
+  if (n < 1 || n > 8) throw new InvalidArgumentError(`'${value}' is out of range; use 1 to 8 worker threads (1 = off).`);
+  return n;
 }
 
 /** TEACHER_TENSOR:STUDENT_TENSOR[:WEIGHT] (weight default 1). */

@@ -42,6 +42,8 @@ export interface DistillOptions {
   alpha?: number;
   device?: DeviceRequest;
   threads?: number;
+  /** Data-parallel training threads, 1..8 (TrainConfig.workers); above 1 training runs on the CPU. */
+  workers?: number;
   out: string;
   cacheDir?: string;
   checkpointPath?: string;
@@ -73,6 +75,8 @@ export interface DistillResult {
   fallbackReason?: string;
   /** Set when the GPU stopped responding mid-run and the rest ran on the CPU. */
   deviceLoss?: DeviceLoss;
+  /** Data-parallel training threads used (1 = one session). */
+  workers: number;
   student: ModelSummary & { template?: string };
   teacher: { paths: string[]; testAccuracy: number | null; parameters: number };
   metrics: {
@@ -134,6 +138,7 @@ export async function distill(o: DistillOptions, onEvent: (e: DistillEvent) => v
   if (cfg.alpha < 0 || cfg.alpha > 1) throw new Error(`--alpha must be between 0 and 1, got ${cfg.alpha}`);
   if (!(cfg.temperature > 0)) throw new Error(`--temperature must be positive, got ${cfg.temperature}`);
   if (o.teachers.length === 0 && cfg.alpha > 0) throw new Error('distillation needs a teacher (--teacher T.onnx), or use --alpha 0 to train on labels alone');
+  const workers = checkWorkers(cfg.workers ?? 1, cfg.device, o.featureMatch !== undefined);
 
   onEvent({ kind: 'stage', stage: 'teacher', message: `loading ${o.teachers.length} teacher model(s)` });
   const teachers = await Promise.all(o.teachers.map(loadTeacher));
@@ -211,6 +216,8 @@ export async function distill(o: DistillOptions, onEvent: (e: DistillEvent) => v
   }
 
   onEvent({ kind: 'stage', stage: 'train', message: `training ${template ?? spec} for ${cfg.epochs} epochs` });
+  // Worker threads split batches over CPU cores, so 'auto' trains on the CPU (the teacher passes above may not).
+  if (workers > 1 && (cfg.device ?? 'cpu') !== 'cpu') onEvent({ kind: 'info', message: `training on the CPU: ${workers} workers split each batch over CPU threads` });
   const trainConfig: TrainConfig = {
     epochs: cfg.epochs,
     batchSize: cfg.batchSize,
@@ -221,8 +228,9 @@ export async function distill(o: DistillOptions, onEvent: (e: DistillEvent) => v
     // Warm up for 50 steps, or a tenth of a short run.
     schedule: { kind: 'cosine', warmupSteps: Math.min(50, Math.ceil((Math.floor(trainSplit.count / cfg.batchSize) * cfg.epochs) / 10)), minFactor: 0.05 },
     clipNorm: 5,
-    device: cfg.device,
+    device: workers > 1 ? 'cpu' : cfg.device,
     threads: cfg.threads,
+    workers,
     patience: cfg.patience,
     checkpointPath: o.checkpointPath,
     checkpointEvery: 200,
@@ -247,6 +255,7 @@ export async function distill(o: DistillOptions, onEvent: (e: DistillEvent) => v
     trainedOn: result.device,
     fallbackReason: deviceLoss?.message ?? result.fallbackReason,
     ...(deviceLoss ? { deviceLoss } : {}),
+    workers,
     student: { path: o.out, parameters: parameterCount(result.model), sizeBytes: size, template },
     teacher: { paths: o.teachers, testAccuracy: teacherAcc, parameters: teacherParams },
     metrics: {
@@ -269,6 +278,17 @@ export async function distill(o: DistillOptions, onEvent: (e: DistillEvent) => v
     },
     config: { ...trainConfig, student: template ?? spec, teachers: o.teachers, data: o.data, unlabeled: o.unlabeled, labelsPerClass: o.labelsPerClass, augment },
   };
+}
+
+/** The data-parallel worker count, or a plain error for values and combinations that cannot run. */
+function checkWorkers(workers: number, device: DeviceRequest | undefined, featureMatch: boolean): number {
+  if (!Number.isInteger(workers) || workers < 1 || workers > 8) throw new Error(`--workers must be a whole number from 1 to 8, got ${workers}`);
+  if (workers === 1) return 1;
+  if (device !== undefined && device !== 'cpu' && device !== 'auto') {
+    throw new Error(`--workers ${workers} trains on CPU threads only; use --device cpu (or auto), or --workers 1 to train on ${device}`);
+  }
+  if (featureMatch) throw new Error(`--feature-match trains in one session; use --workers 1 (got ${workers})`);
+  return workers;
 }
 
 export const cachePathFor = (dataDir: string): string => join(dataDir, 'cache', 'teacher-logits');

@@ -79,7 +79,7 @@ interface Built {
 
 const geo = (v: number[]): number => Math.exp(v.reduce((a, x) => a + Math.log(x), 0) / v.length);
 
-/** Share of weighted parameters held by MatMul/Gemm (int4 is tried when ≥ 0.5). */
+/** Share of weighted parameters held by MatMul/Gemm and embedding tables (int4 is tried when ≥ 0.5). */
 export function matmulShare(model: Model): number {
   const layers = weightedLayers(nameWeightedNodes(model));
   const total = layers.reduce((a, l) => a + l.params, 0);
@@ -132,7 +132,7 @@ export async function quantizeAuto(model: Model, options: AutoOptions): Promise<
     const bs = options.int4?.blockSize ?? 32;
     // Convs stay float: auto ranks by speed, and int4 Conv weights only shrink the file (their
     // DequantizeLinear keeps ORT off its fast Conv kernels; docs/BENCHMARKS.md).
-    await attempt('int4', `int4 MatMul/Gemm weights (block ${bs})`, 'int4', async () => quantizeInt4(model, { blockSize: bs, symmetric: options.int4?.symmetric ?? false, keepConvFloat: true }));
+    await attempt('int4', `int4 MatMul/Gemm weights and embedding tables (block ${bs})`, 'int4', async () => quantizeInt4(model, { blockSize: bs, symmetric: options.int4?.symmetric ?? false, keepConvFloat: true }));
   }
   await attempt('fp16', 'float16', 'fp16', async () => convertFp16(model));
   await attempt('mixed', 'mixed precision', 'mixed', async () => {

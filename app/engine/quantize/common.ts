@@ -34,6 +34,7 @@ const QUANTIZED_OPS = new Set([
   'MatMulInteger',
   'ConvInteger',
   'MatMulNBits',
+  'GatherBlockQuantized',
   'MatMulIntegerToFloat',
   'DynamicQuantizeMatMul',
   'QGemm',

@@ -1,5 +1,6 @@
 // Dynamic int8 quantization of MatMul (and Gemm, rewritten to MatMul + Add first): the weights
-// become int8 initializers, the activations are quantized at run time. The emitted pattern is
+// become int8 initializers, the activations are quantized at run time; embedding tables become
+// int8 rows with a scale per row (embedding.ts). The emitted pattern is
 // the one ONNX Runtime fuses at load time into MatMulIntegerToFloat / DynamicQuantizeMatMul:
 //
 //   x ─DynamicQuantizeLinear→ (xq u8, xs, xzp)
@@ -23,6 +24,7 @@ import {
   requireOpset,
   type LayerReport,
 } from './common.js';
+import { quantizeEmbeddings } from './embedding.js';
 
 export interface DynamicOptions {
   /** One scale per output column of each weight (axis 1 of B). Default false (per tensor). */
@@ -95,6 +97,7 @@ export function quantizeDynamic(input: Model, options: DynamicOptions = {}): Qua
   const perChannel = options.perChannel ?? false;
   const reduceRange = options.reduceRange ?? false;
   const excluded = new Set(options.excludeNodes ?? []);
+  const isExcluded = (n: Node): boolean => excluded.has(n.name) || excluded.has(nodeLabel(n)) || excluded.has(n.outputs[0] ?? '');
 
   const inits = initializerMap(graph);
   const names = new NameScope(graph);
@@ -131,7 +134,7 @@ export function quantizeDynamic(input: Model, options: DynamicOptions = {}): Qua
       out.push(n);
       continue;
     }
-    if (excluded.has(n.name) || excluded.has(label) || excluded.has(n.outputs[0] ?? '')) {
+    if (isExcluded(n)) {
       layers.push({ name: label, op: fromGemm ? 'Gemm' : 'MatMul', precision: 'float32', note: 'excluded by request' });
       out.push(n);
       continue;
@@ -179,10 +182,11 @@ export function quantizeDynamic(input: Model, options: DynamicOptions = {}): Qua
       note: `dynamic u8 activations, s8 weights ${perChannel ? 'per channel' : 'per tensor'}${reduceRange ? ', 7-bit' : ''}${fromGemm ? '; Gemm rewritten to MatMul + Add' : ''}`,
     });
   }
-  if (!layers.some((l) => l.precision === 'int8')) {
-    throw new QuantizeError('nothing to quantize dynamically: no MatMul/Gemm with constant 2-D weights found (Conv needs static quantization)');
-  }
   graph.nodes = out;
+  layers.push(...quantizeEmbeddings(model, { bits: 8, isExcluded }));
+  if (!layers.some((l) => l.precision === 'int8')) {
+    throw new QuantizeError('nothing to quantize dynamically: no MatMul/Gemm with constant 2-D weights or embedding table found (Conv needs static quantization)');
+  }
   sortGraph(graph);
   dropUnreadInitializers(graph);
   return { model, layers };

@@ -19,6 +19,7 @@ export {
   type TensorRange,
 } from './calibrate.js';
 export { quantizeInt4, quantizeInt4Weights, dequantizeInt4Blob, type Int4Blob, type Int4Options, type Int4Quantized } from './int4.js';
+export { embeddingGathers, quantizeEmbeddingInt4, quantizeEmbeddingInt8, quantizeEmbeddings, type EmbeddingOptions, type Int4Embedding } from './embedding.js';
 export { convertFp16, toHalfClamped, DEFAULT_FP16_BLOCK_LIST, CONVERTER_DEFAULT_BLOCK_LIST, type Fp16Options, type Fp16Result } from './fp16.js';
 export { sqnr, agreement, accuracy, top1 } from './metrics.js';
 export { padFirstConvChannels, firstConv, type PadFirstConvResult } from './pad-first-conv.js';

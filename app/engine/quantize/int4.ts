@@ -12,6 +12,7 @@ import { DataType, type Model, type Node } from '../onnx/ir.js';
 import { floatData, floatTensor, rawTensor } from '../onnx/tensor.js';
 import { quantizeInt4Codes, type Int4Codes } from './int4-codes.js';
 import { addConvDequantize, opset21Blocker, quantizeConvWeightInt4, upgradeOpsetTo21 } from './int4-conv.js';
+import { quantizeEmbeddings } from './embedding.js';
 import {
   assertHasWeights,
   assertNotQuantized,
@@ -138,7 +139,8 @@ export function dequantizeInt4Blob(blob: Int4Blob): Float32Array {
 /**
  * 4-bit weight-only quantization: every MatMul with a constant 2-D float weight (Gemm rewritten
  * to MatMul + Add first) becomes com.microsoft MatMulNBits; every Conv reads an int4 weight
- * through DequantizeLinear (int4-conv.ts; opset raised to 21) unless keepConvFloat. Pure.
+ * through DequantizeLinear (int4-conv.ts; opset raised to 21) unless keepConvFloat; embedding
+ * tables become com.microsoft GatherBlockQuantized with the same blocks (embedding.ts). Pure.
  */
 export function quantizeInt4(input: Model, options: Int4Options): QuantizeResult {
   if (!options.allowQuantized) assertNotQuantized(input);
@@ -247,11 +249,12 @@ export function quantizeInt4(input: Model, options: Int4Options): QuantizeResult
       note: `MatMulNBits, block ${bs}, ${options.symmetric ? 'symmetric' : 'asymmetric'}, ${method}${gemms.has(label) ? '; Gemm rewritten to MatMul + Add' : ''}`,
     });
   }
+  graph.nodes = nodes;
+  layers.push(...quantizeEmbeddings(model, { bits: 4, blockSize: bs, symmetric: options.symmetric, method, isExcluded }));
   if (!layers.some((l) => l.precision === 'int4')) {
     const why = opsetProblem ?? `no MatMul/Gemm with constant 2-D weights${options.keepConvFloat ? ' (Conv kept float by request)' : ' or Conv with constant weights'} found`;
     throw new QuantizeError(`nothing to quantize to int4: ${why}`);
   }
-  graph.nodes = nodes;
   if (!model.opsetImports.some((o) => o.domain === 'com.microsoft')) model.opsetImports.push({ domain: 'com.microsoft', version: 1 });
   sortGraph(graph);
   dropUnreadInitializers(graph);

@@ -1,5 +1,5 @@
-// Mixed precision: one precision per weighted layer (Conv / MatMul / Gemm), chosen by measured
-// sensitivity under an accuracy budget.
+// Mixed precision: one precision per weighted layer (Conv / MatMul / Gemm, and embedding lookups:
+// Gather on a table, embedding.ts), chosen by measured sensitivity under an accuracy budget.
 //
 // 1. Sensitivity (sensitivity.ts): each layer alone is put in each lower precision and the final
 //    logits are compared with the float model's (SQNR, top-1 agreement, accuracy drop).
@@ -13,8 +13,9 @@
 //
 // Applying a plan: (optional exact first-conv padding) → int8 static QDQ (or dynamic) for the
 // int8 layers → int4 for the int4 layers (MatMulNBits; Conv: int4 weight through DequantizeLinear,
-// float compute) → float16 weight storage (weight stored as
-// float16, a Cast to float32 in front of the op: half the bytes, float32 compute) for the rest.
+// float compute) → embedding lookups (int8 rows or GatherBlockQuantized, embedding.ts) → float16
+// weight storage (weight stored as float16, a Cast to float32 in front of the op: half the bytes,
+// float32 compute; a lookup casts only the rows it gathers) for the rest.
 import { NameScope, sortGraph } from '../onnx/graph.js';
 import { DataType, type Model, type Node } from '../onnx/ir.js';
 import { elementCount, floatData } from '../onnx/tensor.js';
@@ -33,6 +34,7 @@ import {
   type LayerReport,
 } from './common.js';
 import { quantizeDynamic } from './dynamic.js';
+import { embeddingGathers, embeddingTable, quantizeEmbeddingLayers } from './embedding.js';
 import { compareLogits, dropPoints, modelLogits, type EvalOptions, type EvalSet } from './evaluate.js';
 import { toHalfClamped } from './fp16.js';
 import { quantizeInt4 } from './int4.js';
@@ -47,9 +49,17 @@ export const PRECISION_LADDER: readonly Precision[] = ['int4', 'int8', 'float16'
 
 export interface WeightedLayer {
   name: string;
-  op: 'Conv' | 'MatMul' | 'Gemm';
-  /** Weight (and bias) parameters. */
+  op: 'Conv' | 'MatMul' | 'Gemm' | 'Gather';
+  /** Weight (and bias) parameters; a Gather's table. */
   params: number;
+  /** Gather: the length of a table row (int4 blocks must divide it). */
+  rowLength?: number;
+}
+
+/** Weighted nodes and embedding lookups, in graph order. */
+function layerNodes(model: Model): Node[] {
+  const layers = new Set([...weightedNodes(model), ...embeddingGathers(model)]);
+  return model.graph.nodes.filter((n) => layers.has(n));
 }
 
 export interface PlanOptions {
@@ -62,6 +72,12 @@ export interface PlanOptions {
   allowed?: readonly Precision[];
   /** Zero-pad the first Conv's input channels to 4 before quantizing (exact). */
   padFirstConv?: boolean;
+  /**
+   * Let Conv layers go to int4 (default false). ORT dequantizes an int4 Conv weight on every run
+   * and leaves its fast Conv kernels: the teacher got 2x slower than float at batch 32, while
+   * the search ranks plans by accuracy only. For size-first plans (and the curve bench).
+   */
+  int4Conv?: boolean;
 }
 
 /** Gives every weighted node a name (its label), so plans can refer to layers across rewrites. */
@@ -70,7 +86,7 @@ export function nameWeightedNodes(model: Model): Model {
   constantsToInitializers(m.graph);
   const scope = new NameScope(m.graph);
   const used = new Set(m.graph.nodes.map((n) => n.name).filter(Boolean));
-  for (const n of weightedNodes(m)) {
+  for (const n of layerNodes(m)) {
     if (!n.name) {
       let name = nodeLabel(n);
       if (used.has(name)) name = scope.fresh(name);
@@ -84,7 +100,9 @@ export function nameWeightedNodes(model: Model): Model {
 /** The weighted layers of a (named) model, with their parameter counts. */
 export function weightedLayers(model: Model): WeightedLayer[] {
   const inits = initializerMap(model.graph);
-  return weightedNodes(model).map((n) => {
+  return layerNodes(model).map((n) => {
+    const table = embeddingTable(model.graph, inits, n);
+    if (table) return { name: nodeLabel(n), op: 'Gather', params: elementCount(table.dims), rowLength: table.dims[1]! };
     let params = 0;
     for (const i of n.inputs.slice(1)) {
       const t = floatInitializer(inits, model.graph, i);
@@ -95,21 +113,25 @@ export function weightedLayers(model: Model): WeightedLayer[] {
 }
 
 /**
- * Precisions a layer can take under the options (dynamic int8 has no Conv). `convInt4`: whether
- * the model's opset can be raised to 21 for int4 Conv weights (opset21Blocker).
+ * Precisions a layer can take under the options (dynamic int8 has no Conv; int4 Conv only when
+ * asked, `int4Conv`). `convInt4`: whether the model's opset can be raised to 21 for int4 Conv
+ * weights (opset21Blocker).
  */
 export function candidatePrecisions(layer: WeightedLayer, options: PlanOptions, convInt4 = true): Precision[] {
   const allowed = new Set(options.allowed ?? PRECISION_LADDER);
   const mode = options.int8Mode ?? (options.calibration ? 'static' : 'dynamic');
   return PRECISION_LADDER.filter((p) => {
     if (!allowed.has(p) && p !== 'float32') return false;
-    if (p === 'int4') return layer.op !== 'Conv' || convInt4;
+    if (p === 'int4') return layer.op === 'Gather' ? (layer.rowLength ?? 0) % (options.int4?.blockSize ?? 32) === 0 : layer.op !== 'Conv' || (convInt4 && options.int4Conv === true);
     if (p === 'int8') return layer.op !== 'Conv' || mode === 'static';
     return true;
   });
 }
 
-/** Stores the weights of the named layers as float16 with a Cast back to float32 in front of the op. */
+/**
+ * Stores the weights of the named layers as float16 with a Cast back to float32 in front of the
+ * op; an embedding lookup gathers float16 rows and casts only those.
+ */
 export function storeWeightsFp16(input: Model, layers: ReadonlySet<string>): Model {
   if (layers.size === 0) return input;
   const model = cloneModel(input);
@@ -117,9 +139,26 @@ export function storeWeightsFp16(input: Model, layers: ReadonlySet<string>): Mod
   const inits = initializerMap(g);
   const names = new NameScope(g);
   const done = new Map<string, string>();
+  const halfTables = new Map<string, string>();
   const added: Node[] = [];
+  const toFloat = (): Node['attributes'][number] => ({ name: 'to', type: 'int', value: BigInt(DataType.FLOAT) });
   for (const n of g.nodes) {
     if (!layers.has(n.name) && !layers.has(nodeLabel(n))) continue;
+    const table = embeddingTable(g, inits, n);
+    if (table) {
+      let half = halfTables.get(table.name);
+      if (!half) {
+        half = names.fresh(`${table.name}_fp16`);
+        g.initializers.push({ name: half, dataType: DataType.FLOAT16, dims: [...table.dims], data: { kind: 'raw', bytes: new Uint8Array(toHalfClamped(floatData(table)).bits.buffer) } });
+        halfTables.set(table.name, half);
+      }
+      const y = n.outputs[0]!;
+      const rows = names.fresh(`${y}_fp16`);
+      n.inputs[0] = half;
+      n.outputs[0] = rows;
+      added.push({ name: names.fresh(`${nodeLabel(n)}_rows_cast`), opType: 'Cast', domain: '', inputs: [rows], outputs: [y], attributes: [toFloat()] });
+      continue;
+    }
     const w = floatInitializer(inits, g, n.inputs[1]);
     if (!w) continue;
     let cast = done.get(w.name);
@@ -128,7 +167,7 @@ export function storeWeightsFp16(input: Model, layers: ReadonlySet<string>): Mod
       const half = names.fresh(`${w.name}_fp16`);
       g.initializers.push({ name: half, dataType: DataType.FLOAT16, dims: [...w.dims], data: { kind: 'raw', bytes: new Uint8Array(bits.buffer) } });
       cast = names.fresh(`${w.name}_fp16_to_fp32`);
-      added.push({ name: names.fresh(`${nodeLabel(n)}_weight_cast`), opType: 'Cast', domain: '', inputs: [half], outputs: [cast], attributes: [{ name: 'to', type: 'int', value: BigInt(DataType.FLOAT) }] });
+      added.push({ name: names.fresh(`${nodeLabel(n)}_weight_cast`), opType: 'Cast', domain: '', inputs: [half], outputs: [cast], attributes: [toFloat()] });
       done.set(w.name, cast);
     }
     n.inputs[1] = cast;
@@ -157,10 +196,11 @@ export async function applyPrecisions(model: Model, plan: Readonly<Record<string
     if (!l) throw new QuantizeError(`mixed precision: no weighted layer named '${name}'`);
     if (!candidatePrecisions(l, options, convInt4).includes(p)) throw new QuantizeError(`mixed precision: layer '${name}' (${l.op}) cannot be ${p} here`);
   }
-  const of = (p: Precision): string[] => layers.filter((l) => (plan[l.name] ?? 'float32') === p).map((l) => l.name);
+  // Embedding lookups go through embedding.ts directly, not the int8/int4 methods (which need a MatMul/Conv).
+  const of = (p: Precision, lookups = false): string[] => layers.filter((l) => (l.op === 'Gather') === lookups && (plan[l.name] ?? 'float32') === p).map((l) => l.name);
   const int8 = of('int8');
   const int4 = of('int4');
-  const fp16 = of('float16');
+  const fp16 = [...of('float16'), ...of('float16', true)];
   const mode = options.int8Mode ?? (options.calibration ? 'static' : 'dynamic');
   let m = model;
   const notes = new Map<string, string>();
@@ -189,12 +229,23 @@ export async function applyPrecisions(model: Model, plan: Readonly<Record<string
       allowQuantized: true,
     }).model;
   }
+  const lookupReports = new Map<string, LayerReport>();
+  for (const bits of [8, 4] as const) {
+    const chosen = of(bits === 8 ? 'int8' : 'int4', true);
+    if (chosen.length === 0) continue;
+    const r = quantizeEmbeddingLayers(m, new Set(chosen), { bits, blockSize: options.int4?.blockSize ?? 32, symmetric: options.int4?.symmetric ?? false });
+    m = r.model;
+    for (const l of r.layers) lookupReports.set(l.name, l);
+  }
   m = storeWeightsFp16(m, new Set(fp16));
   const report: LayerReport[] = layers.map((l) => {
+    const lookup = lookupReports.get(l.name);
+    if (lookup) return lookup;
     const p = plan[l.name] ?? 'float32';
     const int4 = l.op === 'Conv' ? 'int4 weight (DequantizeLinear), float32 compute' : 'int4 MatMulNBits';
+    const fp16Note = l.op === 'Gather' ? 'float16 table, the rows looked up cast to float32' : 'float16 weights, float32 compute';
     const note =
-      p === 'int8' ? `int8 ${mode}` : p === 'int4' ? `${int4}, block ${options.int4?.blockSize ?? 32}` : p === 'float16' ? 'float16 weights, float32 compute' : undefined;
+      p === 'int8' ? `int8 ${mode}` : p === 'int4' ? `${int4}, block ${options.int4?.blockSize ?? 32}` : p === 'float16' ? fp16Note : undefined;
     const extra = notes.get(l.name);
     return { name: l.name, op: l.op, precision: p, ...(note || extra ? { note: [note, extra].filter(Boolean).join('; ') } : {}) };
   });

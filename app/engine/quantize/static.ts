@@ -9,7 +9,8 @@
 // - Conv/Gemm bias int32 with scale x_s·w_s and zero point 0;
 // - one QuantizeLinear per activation, one DequantizeLinear per consumer (ORT's selectors want a
 //   DQ that feeds exactly one node);
-// - a Relu right after a quantized op is folded into the u8 range (zero point 0 clamps at 0).
+// - a Relu right after a quantized op is folded into the u8 range (zero point 0 clamps at 0);
+// - embedding tables (Gather lookups): int8 rows, one scale per row (embedding.ts).
 import { attrFloat, attrInt, setAttr } from '../onnx/attributes.js';
 import { consumers, NameScope, sortGraph, topologicalOrder } from '../onnx/graph.js';
 import { DataType, opsetVersion, type Model, type Node, type Tensor } from '../onnx/ir.js';
@@ -32,6 +33,7 @@ import {
   type LayerReport,
 } from './common.js';
 import { quantizeSymmetricInt8, type QuantizeResult } from './dynamic.js';
+import { quantizeEmbeddings } from './embedding.js';
 import { flattenChannelsLast, moveReluBehindPool } from './int8-layout.js';
 
 export interface StaticOptions {
@@ -462,6 +464,7 @@ export async function quantizeStatic(input: Model, calibration: CalibrationSourc
   }
 
   graph.nodes.push(...newNodes);
+  const embeddings = quantizeEmbeddings(model, { bits: 8, isExcluded });
   sortGraph(graph);
   dropUnreadInitializers(graph);
   dropStaleValueInfo(graph);
@@ -486,6 +489,7 @@ export async function quantizeStatic(input: Model, calibration: CalibrationSourc
       layers.push({ name: label, op: n.opType, precision: 'float32', note: orig?.[1] ?? 'left float' });
     }
   }
+  layers.push(...embeddings);
   return {
     model,
     layers,

@@ -96,6 +96,122 @@ export function logSoftmax(b: GraphBuilder, x: string, opset: number): string {
 export const DEFAULT_FAST = { pool: true, reluSwap: true, convPatches: true };
 
 export function buildTrainStep(o: TrainStepOptions): TrainStepGraph {
+  const core = buildLossAndGradients(o, 'step');
+  const { b, trained, grads, wrt } = core;
+  const { lr, bc1, bc2 } = core.stepFeeds!;
+  const opt = o.optimizer ?? defaultAdamW;
+  const { params, gradNorm } = appendUpdate(b, trained, (name) => grads.get(name)!, wrt, opt, o.clipNorm, { lr, bc1, bc2 });
+  for (const p of params) {
+    b.output(p.output, DataType.FLOAT, p.dims);
+    for (const s of p.state) b.output(s.output, DataType.FLOAT, p.dims);
+  }
+  const { loss, lossKd, lossCe, lossFm } = core.outputs;
+  for (const out of [loss, lossKd, lossCe, gradNorm, ...(lossFm ? [lossFm] : [])]) b.output(out, DataType.FLOAT, []);
+  // Rules may leave values nobody reads (e.g. an interleave replaced by its pieces).
+  pruneUnused(core.model.graph);
+
+  return {
+    model: core.model,
+    params,
+    inputName: core.inputName,
+    feeds: { ...core.feeds, lr, bc1, bc2 },
+    outputs: { loss, lossKd, lossCe, gradNorm, ...(lossFm ? { lossFm } : {}) },
+    classes: core.classes,
+    extraParams: core.extraParams,
+    ...(core.teacherFeatures ? { teacherFeatures: core.teacherFeatures } : {}),
+  };
+}
+
+/**
+ * The gradient half of a data-parallel step: forward + loss + backward on one slice of a batch,
+ * no clipping or optimizer. The batch-wide normalisers (1 / full batch size and the full batch's
+ * labelled count) are inputs, so each slice's gradients and loss parts are its share of the full
+ * batch's: summing them over the slices gives the single-graph step's values exactly (up to
+ * float summation order), whatever the slice sizes or where the labels fall.
+ */
+export interface GradStepGraph {
+  model: Model;
+  inputName: string;
+  /** Trained tensor name → output holding its gradient (as 'grad/' + name). */
+  gradients: Map<string, string>;
+  feeds: { teacherProbs: string; labels: string; temperature: string; alpha: string; invBatch: string; nLabelled: string };
+  /** This slice's shares of the batch loss (they add up to the batch's). */
+  outputs: { loss: string; lossKd: string; lossCe: string };
+}
+
+/** Feature matching is not supported here (its closed-form seed is scaled by the batch size). */
+export function buildGradStep(o: Omit<TrainStepOptions, 'featureMatch' | 'optimizer' | 'clipNorm'>): GradStepGraph {
+  const core = buildLossAndGradients(o, 'gradients');
+  const { b, grads, wrt } = core;
+  const gradients = new Map<string, string>();
+  for (const name of wrt) {
+    const out = b.op('Identity', [grads.get(name)!], {}, { output: `grad/${name}` });
+    b.output(out, DataType.FLOAT, core.trained.find((t) => t.name === name)!.dims);
+    gradients.set(name, out);
+  }
+  const { loss, lossKd, lossCe } = core.outputs;
+  for (const out of [loss, lossKd, lossCe]) b.output(out, DataType.FLOAT, []);
+  pruneUnused(core.model.graph);
+  return { model: core.model, inputName: core.inputName, gradients, feeds: { ...core.feeds, ...core.scaleFeeds! }, outputs: { loss, lossKd, lossCe } };
+}
+
+/**
+ * The update half of a data-parallel step: weights, optimizer state and the batch's summed
+ * gradients (inputs 'grad/' + name) in; global-norm clipping and the optimizer of
+ * buildTrainStep; new weights and state out. Its ParamSlots list the weights in the given order.
+ */
+export interface ApplyStepGraph {
+  model: Model;
+  params: ParamSlot[];
+  gradInputs: Map<string, string>;
+  feeds: { lr: string; bc1: string; bc2: string };
+  outputs: { gradNorm: string };
+}
+
+export function buildApplyStep(o: { student: Model; params: Array<{ name: string; dims: number[] }>; optimizer?: OptimizerConfig; clipNorm?: number }): ApplyStepGraph {
+  const base = cloneModel(o.student);
+  const model: Model = { ...base, graph: { ...base.graph, name: 'apply_step', nodes: [], initializers: [], sparseInitializers: [], inputs: [], outputs: [], valueInfo: [], quantizationAnnotation: [] } };
+  const b = new GraphBuilder(model.graph, 'apply/');
+  const trained: Tensor[] = [];
+  const gradInputs = new Map<string, string>();
+  for (const p of o.params) {
+    b.input(p.name, DataType.FLOAT, p.dims);
+    trained.push({ name: p.name, dataType: DataType.FLOAT, dims: p.dims, data: { kind: 'raw', bytes: new Uint8Array(0) } });
+  }
+  for (const p of o.params) gradInputs.set(p.name, b.input(`grad/${p.name}`, DataType.FLOAT, p.dims));
+  const lr = b.input('lr', DataType.FLOAT, []);
+  const bc1 = b.input('bc1', DataType.FLOAT, []);
+  const bc2 = b.input('bc2', DataType.FLOAT, []);
+  const names = o.params.map((p) => p.name);
+  const { params, gradNorm } = appendUpdate(b, trained, (name) => gradInputs.get(name)!, names, o.optimizer ?? defaultAdamW, o.clipNorm, { lr, bc1, bc2 });
+  for (const p of params) {
+    b.output(p.output, DataType.FLOAT, p.dims);
+    for (const s of p.state) b.output(s.output, DataType.FLOAT, p.dims);
+  }
+  b.output(gradNorm, DataType.FLOAT, []);
+  return { model, params, gradInputs, feeds: { lr, bc1, bc2 }, outputs: { gradNorm } };
+}
+
+interface LossAndGradients {
+  model: Model;
+  b: GraphBuilder;
+  trained: Tensor[];
+  grads: Map<string, string>;
+  wrt: string[];
+  inputName: string;
+  classes: number;
+  feeds: { teacherProbs: string; labels: string; temperature: string; alpha: string };
+  /** 'step' mode: the optimizer's per-step scalars. */
+  stepFeeds?: { lr: string; bc1: string; bc2: string };
+  /** 'gradients' mode: the batch-wide normalisers. */
+  scaleFeeds?: { invBatch: string; nLabelled: string };
+  outputs: { loss: string; lossKd: string; lossCe: string; lossFm?: string };
+  extraParams: Map<string, Float32Array>;
+  teacherFeatures?: string;
+}
+
+/** Forward + distillation loss + backward, shared by the single-graph step and the gradient step. */
+function buildLossAndGradients(o: TrainStepOptions, mode: 'step' | 'gradients'): LossAndGradients {
   const model = cloneModel(o.student);
   const g = model.graph;
   const opset = model.opsetImports.find((i) => i.domain === '' || i.domain === 'ai.onnx')?.version ?? 17;
@@ -134,13 +250,13 @@ export function buildTrainStep(o: TrainStepOptions): TrainStepGraph {
   const teacherProbs = b.input('teacher_probs', DataType.FLOAT, [B, classes]);
   const labels = b.input('labels_onehot', DataType.FLOAT, [B, classes]);
   const scalar = (name: string) => b.input(name, DataType.FLOAT, []);
-  const lr = scalar('lr');
+  // Input order as before the gradient mode existed (feeds are by name; this keeps graphs identical).
+  const lr = mode === 'step' ? scalar('lr') : '';
   const temperature = scalar('temperature');
   const alpha = scalar('alpha');
-  const bc1 = scalar('bc1');
-  const bc2 = scalar('bc2');
+  const stepFeeds = mode === 'step' ? { lr, bc1: scalar('bc1'), bc2: scalar('bc2') } : undefined;
   const one = b.constFloat('one', [1]);
-  const invB = b.constFloat('inv_batch', [1 / B]);
+  const invB = mode === 'step' ? b.constFloat('inv_batch', [1 / B]) : scalar('inv_batch');
   const axisLast = b.constInt64('axis_last', [-1]);
 
   // Loss value (reported) and its gradient with respect to the logits (seed).
@@ -156,7 +272,7 @@ export function buildTrainStep(o: TrainStepOptions): TrainStepGraph {
 
   const logS = logSoftmax(b, logits, opset);
   const labelled = b.op('ReduceSum', [labels, axisLast], { keepdims: 1 }); // [B,1]: 1 for labelled rows
-  const nLabelled = b.op('Max', [b.op('ReduceSum', [labelled], { keepdims: 0 }), one]);
+  const nLabelled = mode === 'step' ? b.op('Max', [b.op('ReduceSum', [labelled], { keepdims: 0 }), one]) : scalar('n_labelled');
   const ceSum = b.op('Neg', [b.op('ReduceSum', [b.op('Mul', [labels, logS])], { keepdims: 0 })]);
   const lossCe = b.op('Div', [ceSum, nLabelled], {}, { output: 'loss_ce' });
   let loss = b.op('Add', [lossKd, b.op('Mul', [oneMinusAlpha, lossCe])]);
@@ -220,21 +336,44 @@ export function buildTrainStep(o: TrainStepOptions): TrainStepGraph {
     convWeightGrad: fast.convPatches ? 'patches' : 'conv',
   });
   lowerTrainingOps(g, b);
+  return {
+    model,
+    b,
+    trained,
+    grads,
+    wrt,
+    inputName,
+    classes,
+    feeds: { teacherProbs, labels, temperature, alpha },
+    ...(stepFeeds ? { stepFeeds } : { scaleFeeds: { invBatch: invB, nLabelled } }),
+    outputs: { loss, lossKd, lossCe, ...(lossFm ? { lossFm } : {}) },
+    extraParams,
+    ...(teacherFeatures ? { teacherFeatures } : {}),
+  };
+}
 
-  // Global-norm clipping; the norm is reported either way.
-  const sqSums = wrt.map((p) => b.op('ReduceSum', [b.op('Mul', [grads.get(p)!, grads.get(p)!])], { keepdims: 0 }));
+/** Global-norm clipping (the norm is reported either way) and the AdamW / SGD update. */
+function appendUpdate(
+  b: GraphBuilder,
+  trained: Tensor[],
+  gradOf: (name: string) => string,
+  wrt: string[],
+  opt: OptimizerConfig,
+  clipNorm: number | undefined,
+  { lr, bc1, bc2 }: { lr: string; bc1: string; bc2: string },
+): { params: ParamSlot[]; gradNorm: string } {
+  const one = b.constFloat('one', [1]);
+  const sqSums = wrt.map((p) => b.op('ReduceSum', [b.op('Mul', [gradOf(p), gradOf(p)])], { keepdims: 0 }));
   const normSq = sqSums.length === 1 ? sqSums[0]! : b.op('Sum', sqSums);
   const gradNorm = b.op('Sqrt', [normSq], {}, { output: 'grad_norm' });
   let coef: string | undefined;
-  if (o.clipNorm !== undefined) {
-    const maxNorm = b.constFloat('clip_norm', [o.clipNorm]);
+  if (clipNorm !== undefined) {
+    const maxNorm = b.constFloat('clip_norm', [clipNorm]);
     coef = b.op('Min', [one, b.op('Div', [maxNorm, b.op('Add', [gradNorm, b.constFloat('clip_eps', [1e-6])])])]);
   }
-
-  const opt = o.optimizer ?? defaultAdamW;
   const params: ParamSlot[] = [];
   for (const t of trained) {
-    let grad = grads.get(t.name)!;
+    let grad = gradOf(t.name);
     if (coef) grad = b.op('Mul', [grad, coef]);
     // No weight decay on biases and norm scales (1-D tensors), as is standard.
     const decay = t.dims.length > 1 && opt.weightDecay > 0;
@@ -258,25 +397,7 @@ export function buildTrainStep(o: TrainStepOptions): TrainStepGraph {
     }
     params.push({ name: t.name, dims: t.dims, state, output: updated, decay });
   }
-
-  for (const p of params) {
-    b.output(p.output, DataType.FLOAT, p.dims);
-    for (const s of p.state) b.output(s.output, DataType.FLOAT, p.dims);
-  }
-  for (const out of [loss, lossKd, lossCe, gradNorm, ...(lossFm ? [lossFm] : [])]) b.output(out, DataType.FLOAT, []);
-  // Rules may leave values nobody reads (e.g. an interleave replaced by its pieces).
-  pruneUnused(g);
-
-  return {
-    model,
-    params,
-    inputName,
-    feeds: { teacherProbs, labels, lr, temperature, alpha, bc1, bc2 },
-    outputs: { loss, lossKd, lossCe, gradNorm, ...(lossFm ? { lossFm } : {}) },
-    classes,
-    extraParams,
-    ...(teacherFeatures ? { teacherFeatures } : {}),
-  };
+  return { params, gradNorm };
 }
 
 export interface TrainLoopGraph {

@@ -11,8 +11,9 @@ import { floatData, floatTensor } from '../onnx/tensor.js';
 import type { DeviceRequest } from '../runtime/index.js';
 import type { Device } from '../runtime/providers.js';
 import { TrainSessions, type DeviceLoss } from './train-sessions.js';
+import { DataParallel } from './data-parallel.js';
 import { probeShapes } from './shape-probe.js';
-import { buildTrainLoop, buildTrainStep, cloneModel, type OptimizerConfig, type TrainStepGraph } from './train-step.js';
+import { buildTrainLoop, buildTrainStep, cloneModel, type OptimizerConfig, type ParamSlot, type TrainStepGraph } from './train-step.js';
 import type { Batch } from '../data/batches.js';
 import { learningRate, type LrSchedule } from './schedule.js';
 import { evaluateLogits, softTargets, type EvalMetrics } from './metrics.js';
@@ -48,6 +49,14 @@ export interface TrainConfig {
   featureMatch?: { studentTensor: string; weight: number };
   /** Use the training graph rewrites (faster pooling, dW by patches); default true. */
   fast?: boolean;
+  /**
+   * Data-parallel worker threads (CPU only): each batch is split over this many threads with one
+   * 1-thread ONNX Runtime session each, and their gradients are summed (same result as one
+   * session to float rounding). Default 1 (one session, `stepsPerRun` steps per run): 2 workers
+   * make cnn:8,16/32 1.4x faster on 2 cores but mlp:128 2.9x slower (per-step copies and the
+   * serial update dominate; docs/BENCHMARKS.md).
+   */
+  workers?: number;
 }
 
 export interface TrainData {
@@ -183,238 +192,277 @@ export async function train(
   }
 
   if (config.featureMatch && !data.teacherFeatures) throw new TrainingError('feature matching needs the teacher features of every training sample');
-  // Feature matching feeds one more per-step tensor; it runs one step per session.run.
-  const stepsPerRun = config.featureMatch ? 1 : (config.stepsPerRun ?? 8);
+  const workers = workerCount(config);
+  // Feature matching feeds one more per-step tensor; it runs one step per session.run, as does data-parallel training.
+  const stepsPerRun = config.featureMatch || workers > 1 ? 1 : (config.stepsPerRun ?? 8);
   if (!Number.isInteger(stepsPerRun) || stepsPerRun < 1) throw new TrainingError(`stepsPerRun must be a whole number >= 1, got ${stepsPerRun}`);
   const loop = stepsPerRun > 1 ? buildTrainLoop(step) : null;
-  const sessions = await TrainSessions.open(
-    { train: encodeModel(loop ? loop.model : step.model), eval: encodeModel(forwardWithWeightInputs(student, trainable)) },
-    config.device ?? 'cpu',
-    config.threads,
-  );
-  if (sessions.startFallbackReason) onEvent({ kind: 'info', message: sessions.startFallbackReason });
-  const onFallback = (loss: DeviceLoss) => onEvent({ kind: 'fallback', to: 'cpu', ...loss });
+  const dp = workers > 1
+    ? await DataParallel.open({ student, trainable, inputName, sampleShape, batchSize, workers, optimizer: config.optimizer, clipNorm: config.clipNorm, fast: config.fast ?? true })
+    : null;
+  try {
+    const sessions = await TrainSessions.open(
+      { train: encodeModel(dp ? dp.apply.model : loop ? loop.model : step.model), eval: encodeModel(forwardWithWeightInputs(student, trainable)) },
+      config.device ?? 'cpu',
+      config.threads,
+    );
+    if (dp) onEvent({ kind: 'info', message: `training on ${workers} worker threads (batch slices of ${Math.floor(batchSize / workers)}–${Math.ceil(batchSize / workers)})` });
+    // The weights and optimizer state the sessions read and write (the apply graph's in data-parallel mode).
+    const slots: ParamSlot[] = dp ? dp.apply.params : step.params;
+    if (sessions.startFallbackReason) onEvent({ kind: 'info', message: sessions.startFallbackReason });
+    const onFallback = (loss: DeviceLoss) => onEvent({ kind: 'fallback', to: 'cpu', ...loss });
 
-  // Live state: weights and optimizer moments as ORT tensors, swapped for the outputs each step.
-  let weights = weightsOf(student, trainable);
-  const state = new Map<string, ort.Tensor>();
-  const tensor = (arr: Float32Array, dims: number[]) => new ort.Tensor('float32', arr, dims);
-  let params = new Map<string, ort.Tensor>(step.params.map((p) => [p.name, tensor(weights.get(p.name) ?? step.extraParams.get(p.name)!, p.dims)]));
-  for (const p of step.params) for (const s of p.state) state.set(s.input, tensor(new Float32Array(p.dims.reduce((a, d) => a * d, 1)), p.dims));
+    // Live state: weights and optimizer moments as ORT tensors, swapped for the outputs each step.
+    let weights = weightsOf(student, trainable);
+    const state = new Map<string, ort.Tensor>();
+    const tensor = (arr: Float32Array, dims: number[]) => new ort.Tensor('float32', arr, dims);
+    let params = new Map<string, ort.Tensor>(slots.map((p) => [p.name, tensor(weights.get(p.name) ?? step.extraParams.get(p.name)!, p.dims)]));
+    for (const p of slots) for (const s of p.state) state.set(s.input, tensor(new Float32Array(p.dims.reduce((a, d) => a * d, 1)), p.dims));
 
-  const stepsPerEpoch = batchCount(data.train.count, batchSize, true);
-  const totalSteps = stepsPerEpoch * config.epochs;
-  let globalStep = 0;
-  let startEpoch = 0;
-  const epochs: EpochRecord[] = [];
-  let best: { score: number; epoch: number; weights: Weights } | null = null;
+    const stepsPerEpoch = batchCount(data.train.count, batchSize, true);
+    const totalSteps = stepsPerEpoch * config.epochs;
+    let globalStep = 0;
+    let startEpoch = 0;
+    const epochs: EpochRecord[] = [];
+    let best: { score: number; epoch: number; weights: Weights } | null = null;
 
-  if (config.resumeFrom) {
-    const ck = await loadCheckpoint(config.resumeFrom);
-    for (const p of step.params) {
-      const w = ck.weights.get(p.name);
-      if (!w || w.length !== params.get(p.name)!.size) throw new TrainingError(`checkpoint ${config.resumeFrom} does not match this student (weight '${p.name}')`);
-      params.set(p.name, tensor(w, p.dims));
-      for (const s of p.state) {
-        const v = ck.state.get(s.input);
-        if (v) state.set(s.input, tensor(v, p.dims));
-      }
-    }
-    globalStep = ck.step;
-    startEpoch = ck.epoch;
-    epochs.push(...(ck.history as EpochRecord[]));
-    if (ck.best) best = { score: ck.best.score, epoch: ck.best.epoch, weights: ck.best.weights };
-    onEvent({ kind: 'info', message: `resumed from step ${ck.step} (epoch ${ck.epoch + 1})` });
-  }
-
-  const opt = config.optimizer ?? { kind: 'adamw', beta1: 0.9, beta2: 0.999 };
-  const beta1 = opt.kind === 'adamw' ? opt.beta1 : 0;
-  const beta2 = opt.kind === 'adamw' ? opt.beta2 : 0;
-  const scalar = (v: number) => new ort.Tensor('float32', Float32Array.of(v), []);
-  const classes = data.classes;
-  const started = performance.now();
-  let trainedSamples = 0;
-  let stoppedEarly = false;
-  let lastCheckpointAt = globalStep;
-
-  const snapshot = (): Checkpoint => ({
-    step: globalStep,
-    epoch: Math.floor(globalStep / stepsPerEpoch),
-    weights: new Map([...params].map(([k, t]) => [k, t.data as Float32Array])),
-    state: new Map([...state].map(([k, t]) => [k, t.data as Float32Array])),
-    history: epochs,
-    best: best ?? undefined,
-  });
-
-  for (let epoch = startEpoch; epoch < config.epochs; epoch++) {
-    const epochStart = performance.now();
-    let lossSum = 0;
-    let kdSum = 0;
-    let ceSum = 0;
-    let count = 0;
-    let lr = config.lr;
-    const skip = globalStep - epoch * stepsPerEpoch; // batches of this epoch already done (resume)
-    let index = 0;
-    // One session.run per group of up to stepsPerRun batches.
-    const runGroup = async (group: Batch[]): Promise<void> => {
-      const K = group.length;
-      const t0 = globalStep + 1;
-      const lrs = group.map((_, i) => learningRate(config.schedule ?? { kind: 'constant' }, config.lr, globalStep + i, totalSteps));
-      const bc1 = lrs.map((_, i) => (opt.kind === 'adamw' ? 1 - beta1 ** (t0 + i) : 1));
-      const bc2 = lrs.map((_, i) => (opt.kind === 'adamw' ? 1 - beta2 ** (t0 + i) : 1));
-      const per = sampleSize(sampleShape);
-      const xs = new Float32Array(K * batchSize * per);
-      const probs = new Float32Array(K * batchSize * classes);
-      const labels = new Float32Array(K * batchSize * classes);
-      group.forEach((batch, i) => {
-        xs.set(batch.x, i * batchSize * per);
-        if (data.teacherTrain.length) probs.set(softTargets(data.teacherTrain, batch.indices, classes, config.temperature), i * batchSize * classes);
-        labels.set(oneHot(batch.y, classes), i * batchSize * classes);
-      });
-      const feeds: Record<string, ort.Tensor> = {};
-      let losses: Float32Array;
-      let kds: Float32Array;
-      let ces: Float32Array;
-      if (loop) {
-        Object.assign(feeds, {
-          [loop.feeds.input]: tensor(xs, [K, batchSize, ...sampleShape]),
-          [loop.feeds.teacherProbs]: tensor(probs, [K, batchSize, classes]),
-          [loop.feeds.labels]: tensor(labels, [K, batchSize, classes]),
-          [loop.feeds.lr]: tensor(Float32Array.from(lrs), [K]),
-          [loop.feeds.bc1]: tensor(Float32Array.from(bc1), [K]),
-          [loop.feeds.bc2]: tensor(Float32Array.from(bc2), [K]),
-          [loop.feeds.temperature]: scalar(config.temperature),
-          [loop.feeds.alpha]: scalar(config.alpha),
-        });
-        for (const [k, v] of params) feeds[loop.inputOf.get(k)!] = v;
-        for (const [k, v] of state) feeds[loop.inputOf.get(k)!] = v;
-      } else {
-        Object.assign(feeds, {
-          [step.inputName]: tensor(xs, [batchSize, ...sampleShape]),
-          [step.feeds.teacherProbs]: tensor(probs, [batchSize, classes]),
-          [step.feeds.labels]: tensor(labels, [batchSize, classes]),
-          [step.feeds.lr]: scalar(lrs[0]!),
-          [step.feeds.temperature]: scalar(config.temperature),
-          [step.feeds.alpha]: scalar(config.alpha),
-          [step.feeds.bc1]: scalar(bc1[0]!),
-          [step.feeds.bc2]: scalar(bc2[0]!),
-        });
-        for (const [k, v] of params) feeds[k] = v;
-        for (const [k, v] of state) feeds[k] = v;
-        if (step.teacherFeatures && data.teacherFeatures) {
-          const { values, size } = data.teacherFeatures;
-          const f = new Float32Array(batchSize * size);
-          group[0]!.indices.forEach((row, i) => f.set(values.subarray(row * size, (row + 1) * size), i * size));
-          feeds[step.teacherFeatures] = tensor(f, [batchSize, size]);
+    if (config.resumeFrom) {
+      const ck = await loadCheckpoint(config.resumeFrom);
+      for (const p of slots) {
+        const w = ck.weights.get(p.name);
+        if (!w || w.length !== params.get(p.name)!.size) throw new TrainingError(`checkpoint ${config.resumeFrom} does not match this student (weight '${p.name}')`);
+        params.set(p.name, tensor(w, p.dims));
+        for (const s of p.state) {
+          const v = ck.state.get(s.input);
+          if (v) state.set(s.input, tensor(v, p.dims));
         }
       }
-      const out = await sessions.run('train', feeds, t0, onFallback).catch(async (err: unknown) => {
-        // params/state still hold the weights before this run: keep them for a resume.
-        if (config.checkpointPath) await saveCheckpoint(config.checkpointPath, snapshot());
-        throw err;
-      });
-      if (loop) {
-        losses = out[loop.outputs.loss]!.data as Float32Array;
-        kds = out[loop.outputs.lossKd]!.data as Float32Array;
-        ces = out[loop.outputs.lossCe]!.data as Float32Array;
-      } else {
-        losses = out[step.outputs.loss]!.data as Float32Array;
-        kds = out[step.outputs.lossKd]!.data as Float32Array;
-        ces = out[step.outputs.lossCe]!.data as Float32Array;
+      globalStep = ck.step;
+      startEpoch = ck.epoch;
+      epochs.push(...(ck.history as EpochRecord[]));
+      if (ck.best) best = { score: ck.best.score, epoch: ck.best.epoch, weights: ck.best.weights };
+      onEvent({ kind: 'info', message: `resumed from step ${ck.step} (epoch ${ck.epoch + 1})` });
+    }
+
+    const opt = config.optimizer ?? { kind: 'adamw', beta1: 0.9, beta2: 0.999 };
+    const beta1 = opt.kind === 'adamw' ? opt.beta1 : 0;
+    const beta2 = opt.kind === 'adamw' ? opt.beta2 : 0;
+    const scalar = (v: number) => new ort.Tensor('float32', Float32Array.of(v), []);
+    const classes = data.classes;
+    const started = performance.now();
+    let trainedSamples = 0;
+    let stoppedEarly = false;
+    let lastCheckpointAt = globalStep;
+
+    const snapshot = (): Checkpoint => ({
+      step: globalStep,
+      epoch: Math.floor(globalStep / stepsPerEpoch),
+      weights: new Map([...params].map(([k, t]) => [k, t.data as Float32Array])),
+      state: new Map([...state].map(([k, t]) => [k, t.data as Float32Array])),
+      history: epochs,
+      best: best ?? undefined,
+    });
+
+    for (let epoch = startEpoch; epoch < config.epochs; epoch++) {
+      const epochStart = performance.now();
+      let lossSum = 0;
+      let kdSum = 0;
+      let ceSum = 0;
+      let count = 0;
+      let lr = config.lr;
+      const skip = globalStep - epoch * stepsPerEpoch; // batches of this epoch already done (resume)
+      let index = 0;
+      // One session.run per group of up to stepsPerRun batches.
+      const runGroup = async (group: Batch[]): Promise<void> => {
+        const K = group.length;
+        const t0 = globalStep + 1;
+        const lrs = group.map((_, i) => learningRate(config.schedule ?? { kind: 'constant' }, config.lr, globalStep + i, totalSteps));
+        const bc1 = lrs.map((_, i) => (opt.kind === 'adamw' ? 1 - beta1 ** (t0 + i) : 1));
+        const bc2 = lrs.map((_, i) => (opt.kind === 'adamw' ? 1 - beta2 ** (t0 + i) : 1));
+        const per = sampleSize(sampleShape);
+        const xs = new Float32Array(K * batchSize * per);
+        const probs = new Float32Array(K * batchSize * classes);
+        const labels = new Float32Array(K * batchSize * classes);
+        group.forEach((batch, i) => {
+          xs.set(batch.x, i * batchSize * per);
+          if (data.teacherTrain.length) probs.set(softTargets(data.teacherTrain, batch.indices, classes, config.temperature), i * batchSize * classes);
+          labels.set(oneHot(batch.y, classes), i * batchSize * classes);
+        });
+        const feeds: Record<string, ort.Tensor> = {};
+        let dpLosses: { loss: number; lossKd: number; lossCe: number } | undefined;
+        let losses: Float32Array;
+        let kds: Float32Array;
+        let ces: Float32Array;
+        if (dp) {
+          const grads = await dp
+            .gradients({ x: xs, teacherProbs: probs, labels, temperature: config.temperature, alpha: config.alpha }, new Map([...params].map(([k, t]) => [k, t.data as Float32Array])))
+            .catch(async (err: unknown) => {
+              if (config.checkpointPath) await saveCheckpoint(config.checkpointPath, snapshot());
+              throw new TrainingError((err as Error).message, { cause: err });
+            });
+          Object.assign(feeds, { [dp.apply.feeds.lr]: scalar(lrs[0]!), [dp.apply.feeds.bc1]: scalar(bc1[0]!), [dp.apply.feeds.bc2]: scalar(bc2[0]!) });
+          for (const [k, v] of params) feeds[k] = v;
+          for (const [k, v] of state) feeds[k] = v;
+          for (const [k, g] of grads.grads) feeds[dp.apply.gradInputs.get(k)!] = tensor(g, slots.find((p) => p.name === k)!.dims);
+          dpLosses = grads;
+        } else if (loop) {
+          Object.assign(feeds, {
+            [loop.feeds.input]: tensor(xs, [K, batchSize, ...sampleShape]),
+            [loop.feeds.teacherProbs]: tensor(probs, [K, batchSize, classes]),
+            [loop.feeds.labels]: tensor(labels, [K, batchSize, classes]),
+            [loop.feeds.lr]: tensor(Float32Array.from(lrs), [K]),
+            [loop.feeds.bc1]: tensor(Float32Array.from(bc1), [K]),
+            [loop.feeds.bc2]: tensor(Float32Array.from(bc2), [K]),
+            [loop.feeds.temperature]: scalar(config.temperature),
+            [loop.feeds.alpha]: scalar(config.alpha),
+          });
+          for (const [k, v] of params) feeds[loop.inputOf.get(k)!] = v;
+          for (const [k, v] of state) feeds[loop.inputOf.get(k)!] = v;
+        } else {
+          Object.assign(feeds, {
+            [step.inputName]: tensor(xs, [batchSize, ...sampleShape]),
+            [step.feeds.teacherProbs]: tensor(probs, [batchSize, classes]),
+            [step.feeds.labels]: tensor(labels, [batchSize, classes]),
+            [step.feeds.lr]: scalar(lrs[0]!),
+            [step.feeds.temperature]: scalar(config.temperature),
+            [step.feeds.alpha]: scalar(config.alpha),
+            [step.feeds.bc1]: scalar(bc1[0]!),
+            [step.feeds.bc2]: scalar(bc2[0]!),
+          });
+          for (const [k, v] of params) feeds[k] = v;
+          for (const [k, v] of state) feeds[k] = v;
+          if (step.teacherFeatures && data.teacherFeatures) {
+            const { values, size } = data.teacherFeatures;
+            const f = new Float32Array(batchSize * size);
+            group[0]!.indices.forEach((row, i) => f.set(values.subarray(row * size, (row + 1) * size), i * size));
+            feeds[step.teacherFeatures] = tensor(f, [batchSize, size]);
+          }
+        }
+        const out = await sessions.run('train', feeds, t0, onFallback).catch(async (err: unknown) => {
+          // params/state still hold the weights before this run: keep them for a resume.
+          if (config.checkpointPath) await saveCheckpoint(config.checkpointPath, snapshot());
+          throw err;
+        });
+        if (dpLosses) {
+          losses = Float32Array.of(dpLosses.loss);
+          kds = Float32Array.of(dpLosses.lossKd);
+          ces = Float32Array.of(dpLosses.lossCe);
+        } else if (loop) {
+          losses = out[loop.outputs.loss]!.data as Float32Array;
+          kds = out[loop.outputs.lossKd]!.data as Float32Array;
+          ces = out[loop.outputs.lossCe]!.data as Float32Array;
+        } else {
+          losses = out[step.outputs.loss]!.data as Float32Array;
+          kds = out[step.outputs.lossKd]!.data as Float32Array;
+          ces = out[step.outputs.lossCe]!.data as Float32Array;
+        }
+        const bad = losses.findIndex((l) => !Number.isFinite(l));
+        if (bad >= 0) {
+          // The weights before this run are still in params/state: that is what the checkpoint keeps.
+          if (config.checkpointPath) await saveCheckpoint(config.checkpointPath, snapshot());
+          throw new TrainingError(
+            `the loss became ${losses[bad]} at step ${t0 + bad} (epoch ${epoch + 1}); training stopped. Try a lower learning rate (now ${lrs[bad]}) or gradient clipping.` +
+              (config.checkpointPath ? ' The last good weights are in the checkpoint.' : ''),
+          );
+        }
+        const nextParams = new Map<string, ort.Tensor>();
+        for (const p of slots) {
+          nextParams.set(p.name, out[loop ? loop.outputOf.get(p.name)! : p.output]!);
+          for (const s of p.state) state.set(s.input, out[loop ? loop.outputOf.get(s.input)! : s.output]!);
+        }
+        params = nextParams;
+        lr = lrs[K - 1]!;
+        for (let i = 0; i < K; i++) {
+          lossSum += losses[i]!;
+          kdSum += kds[i]!;
+          ceSum += ces[i]!;
+          count++;
+          globalStep++;
+          trainedSamples += batchSize;
+          const elapsed = (performance.now() - started) / 1000;
+          const sps = trainedSamples / Math.max(elapsed, 1e-9);
+          onEvent({ kind: 'step', epoch, step: globalStep, totalSteps, loss: losses[i]!, samplesPerSecond: sps, etaSeconds: ((totalSteps - globalStep) * batchSize) / sps });
+        }
+        if (config.checkpointPath && config.checkpointEvery && globalStep - lastCheckpointAt >= config.checkpointEvery) {
+          await saveCheckpoint(config.checkpointPath, snapshot());
+          lastCheckpointAt = globalStep;
+        }
+      };
+      let group: Batch[] = [];
+      for (const batch of batches(data.train, batchSize, { shuffle: true, seed: deriveSeed(config.seed, `epoch${epoch}`), dropLast: true })) {
+        if (index++ < skip) continue;
+        if (signal?.aborted) {
+          if (config.checkpointPath) await saveCheckpoint(config.checkpointPath, snapshot());
+          throw new TrainingCancelled();
+        }
+        group.push(batch);
+        if (group.length === stepsPerRun) {
+          await runGroup(group);
+          group = [];
+        }
       }
-      const bad = losses.findIndex((l) => !Number.isFinite(l));
-      if (bad >= 0) {
-        // The weights before this run are still in params/state: that is what the checkpoint keeps.
-        if (config.checkpointPath) await saveCheckpoint(config.checkpointPath, snapshot());
-        throw new TrainingError(
-          `the loss became ${losses[bad]} at step ${t0 + bad} (epoch ${epoch + 1}); training stopped. Try a lower learning rate (now ${lrs[bad]}) or gradient clipping.` +
-            (config.checkpointPath ? ' The last good weights are in the checkpoint.' : ''),
-        );
+      if (group.length) {
+        if (signal?.aborted) {
+          if (config.checkpointPath) await saveCheckpoint(config.checkpointPath, snapshot());
+          throw new TrainingCancelled();
+        }
+        await runGroup(group);
       }
-      const nextParams = new Map<string, ort.Tensor>();
-      for (const p of step.params) {
-        nextParams.set(p.name, out[loop ? loop.outputOf.get(p.name)! : p.output]!);
-        for (const s of p.state) state.set(s.input, out[loop ? loop.outputOf.get(s.input)! : s.output]!);
-      }
-      params = nextParams;
-      lr = lrs[K - 1]!;
-      for (let i = 0; i < K; i++) {
-        lossSum += losses[i]!;
-        kdSum += kds[i]!;
-        ceSum += ces[i]!;
-        count++;
-        globalStep++;
-        trainedSamples += batchSize;
-        const elapsed = (performance.now() - started) / 1000;
-        const sps = trainedSamples / Math.max(elapsed, 1e-9);
-        onEvent({ kind: 'step', epoch, step: globalStep, totalSteps, loss: losses[i]!, samplesPerSecond: sps, etaSeconds: ((totalSteps - globalStep) * batchSize) / sps });
-      }
-      if (config.checkpointPath && config.checkpointEvery && globalStep - lastCheckpointAt >= config.checkpointEvery) {
+
+      weights = new Map([...params].map(([k, t]) => [k, Float32Array.from(t.data as Float32Array)]));
+      const metrics = await evaluate((feeds) => sessions.run('eval', feeds, globalStep, onFallback), inputName, student.graph.outputs[0]!.name, weights, { params: slots, extraParams: step.extraParams }, data.validation, data.teacherValidation, classes);
+      const record: EpochRecord = {
+        epoch: epoch + 1,
+        loss: lossSum / Math.max(count, 1),
+        lossKd: kdSum / Math.max(count, 1),
+        lossCe: ceSum / Math.max(count, 1),
+        seconds: (performance.now() - epochStart) / 1000,
+        lr,
+        ...metrics,
+      };
+      epochs.push(record);
+      onEvent({ kind: 'epoch', ...record });
+      // Score: accuracy where the validation split has labels, else agreement with the teacher.
+      const score = metrics.accuracy ?? metrics.agreement ?? -metrics.kl!;
+      if (!best || score > best.score) best = { score, epoch: epoch + 1, weights };
+      if (config.checkpointPath) {
         await saveCheckpoint(config.checkpointPath, snapshot());
         lastCheckpointAt = globalStep;
       }
-    };
-    let group: Batch[] = [];
-    for (const batch of batches(data.train, batchSize, { shuffle: true, seed: deriveSeed(config.seed, `epoch${epoch}`), dropLast: true })) {
-      if (index++ < skip) continue;
-      if (signal?.aborted) {
-        if (config.checkpointPath) await saveCheckpoint(config.checkpointPath, snapshot());
-        throw new TrainingCancelled();
+      if (config.patience !== undefined && epoch + 1 - best.epoch >= config.patience && epoch + 1 < config.epochs) {
+        stoppedEarly = true;
+        onEvent({ kind: 'info', message: `stopping early: no improvement for ${config.patience} epochs` });
+        break;
       }
-      group.push(batch);
-      if (group.length === stepsPerRun) {
-        await runGroup(group);
-        group = [];
-      }
-    }
-    if (group.length) {
-      if (signal?.aborted) {
-        if (config.checkpointPath) await saveCheckpoint(config.checkpointPath, snapshot());
-        throw new TrainingCancelled();
-      }
-      await runGroup(group);
     }
 
-    weights = new Map([...params].map(([k, t]) => [k, Float32Array.from(t.data as Float32Array)]));
-    const metrics = await evaluate((feeds) => sessions.run('eval', feeds, globalStep, onFallback), inputName, student.graph.outputs[0]!.name, weights, step, data.validation, data.teacherValidation, classes);
-    const record: EpochRecord = {
-      epoch: epoch + 1,
-      loss: lossSum / Math.max(count, 1),
-      lossKd: kdSum / Math.max(count, 1),
-      lossCe: ceSum / Math.max(count, 1),
-      seconds: (performance.now() - epochStart) / 1000,
-      lr,
-      ...metrics,
+    await sessions.release();
+    const elapsed = (performance.now() - started) / 1000;
+    return {
+      model: withWeights(student, best!.weights),
+      epochs,
+      bestEpoch: best!.epoch,
+      device: sessions.device,
+      fallbackReason: sessions.loss?.message ?? sessions.startFallbackReason,
+      ...(sessions.loss ? { deviceLoss: sessions.loss } : {}),
+      samplesPerSecond: trainedSamples / Math.max(elapsed, 1e-9),
+      stoppedEarly,
+      steps: globalStep,
     };
-    epochs.push(record);
-    onEvent({ kind: 'epoch', ...record });
-    // Score: accuracy where the validation split has labels, else agreement with the teacher.
-    const score = metrics.accuracy ?? metrics.agreement ?? -metrics.kl!;
-    if (!best || score > best.score) best = { score, epoch: epoch + 1, weights };
-    if (config.checkpointPath) {
-      await saveCheckpoint(config.checkpointPath, snapshot());
-      lastCheckpointAt = globalStep;
-    }
-    if (config.patience !== undefined && epoch + 1 - best.epoch >= config.patience && epoch + 1 < config.epochs) {
-      stoppedEarly = true;
-      onEvent({ kind: 'info', message: `stopping early: no improvement for ${config.patience} epochs` });
-      break;
-    }
+  } finally {
+    await dp?.close();
   }
+}
 
-  await sessions.release();
-  const elapsed = (performance.now() - started) / 1000;
-  return {
-    model: withWeights(student, best!.weights),
-    epochs,
-    bestEpoch: best!.epoch,
-    device: sessions.device,
-    fallbackReason: sessions.loss?.message ?? sessions.startFallbackReason,
-    ...(sessions.loss ? { deviceLoss: sessions.loss } : {}),
-    samplesPerSecond: trainedSamples / Math.max(elapsed, 1e-9),
-    stoppedEarly,
-    steps: globalStep,
-  };
+/** Data-parallel worker threads for this run (see TrainConfig.workers); refuses combinations that cannot work. */
+function workerCount(config: TrainConfig): number {
+  const cpu = (config.device ?? 'cpu') === 'cpu';
+  const n = config.workers ?? 1;
+  if (!Number.isInteger(n) || n < 1) throw new TrainingError(`workers must be a whole number >= 1, got ${n}`);
+  if (n > 1 && !cpu) throw new TrainingError(`data-parallel training (workers ${n}) runs on the CPU only; choose device 'cpu' or workers 1`);
+  if (n > 1 && config.featureMatch) throw new TrainingError(`feature matching runs in one session; set workers to 1 (got ${n})`);
+  if (n > config.batchSize) throw new TrainingError(`a batch of ${config.batchSize} cannot be split over ${n} workers; lower workers or raise the batch size`);
+  return n;
 }
 
 function oneHot(y: Int32Array, classes: number): Float32Array {
@@ -428,7 +476,7 @@ async function evaluate(
   inputName: string,
   outputName: string,
   weights: Weights,
-  step: TrainStepGraph,
+  step: Pick<TrainStepGraph, 'params' | 'extraParams'>,
   split: Split,
   teacher: Float32Array[],
   classes: number,

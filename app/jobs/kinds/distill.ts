@@ -65,6 +65,7 @@ export const distillJob: JobKindModule<DistillConfig> = {
         trainedOn: result.trainedOn,
         fallbackReason: result.fallbackReason ?? null,
         deviceLoss: result.deviceLoss ?? null,
+        workers: result.workers,
         student: result.student,
         teacher: result.teacher,
         metrics: result.metrics,
