@@ -151,7 +151,7 @@ describe('distillery bench', () => {
     const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     let code: number;
     try {
-      code = await main(['bench', cnn, mlp, '--data', DATA, '--threads', '1', '--batch-sizes', '1,4', '--accuracy-limit', '100', '--max-seconds', '0.4', '--db', db, '--json']);
+      code = await main(['bench', cnn, mlp, '--data', DATA, '--threads', '1', '--batch-sizes', '1,4', '--accuracy-limit', '100', '--max-seconds', '0.4', '--ensembles', '--db', db, '--json']);
     } finally {
       write.mockRestore();
       err.mockRestore();
@@ -171,11 +171,20 @@ describe('distillery bench', () => {
     }
     expect(j.results[0].agreement).toBe(1);
     expect(j.data).toMatchObject({ testFrom: 'dataset', samples: 100, classes: 10 });
+    // --ensembles: the pair, most accurate member first, scored on the same 100 samples.
+    expect(j.ensembles).toHaveLength(1);
+    const [e] = j.ensembles;
+    const best = [...j.results].sort((a: { accuracy: number }, b: { accuracy: number }) => b.accuracy - a.accuracy)[0];
+    expect(e.members[0]).toBe(best.model);
+    expect(e.samples).toBe(100);
+    expect(e.accuracy).toBeCloseTo(best.accuracy + (e.gains - e.losses) / 100, 9);
+    expect(e.sizeBytes).toBe(j.results[0].sizeBytes + j.results[1].sizeBytes);
 
     const store = openDatabase(db);
     try {
       const exp = store.experiments.get(j.experimentId);
       expect(exp).toMatchObject({ kind: 'bench', status: 'succeeded' });
+      expect((exp!.summary as { ensembles: unknown[] }).ensembles).toEqual(j.ensembles);
       const rows = store.benchmarks.listForExperiment(j.experimentId);
       expect(rows.map((r) => r.label)).toEqual([cnn, mlp]);
       expect(rows[0]!.modelId).not.toBeNull();
@@ -200,5 +209,21 @@ describe('distillery bench', () => {
     }
     expect(code).toBe(1);
     expect(errOut).toMatch(/nope\.onnx: no such model file/);
+  });
+
+  it('refuses --ensembles without labelled data', async () => {
+    let errOut = '';
+    const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      errOut += String(chunk);
+      return true;
+    });
+    let code: number;
+    try {
+      code = await main(['bench', cnn, mlp, '--ensembles', '--db', join(dir, 'h3.db'), '--json']);
+    } finally {
+      err.mockRestore();
+    }
+    expect(code).toBe(1);
+    expect(errOut).toMatch(/--ensembles needs --data/);
   });
 });

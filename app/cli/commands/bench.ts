@@ -7,7 +7,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { RegisterCommand } from './index.js';
-import { compareModels, fmtBytes, fmtMs, type Comparison, type ModelBenchmark } from '../../engine/bench/index.js';
+import { compareModels, fmtBytes, fmtMs, type Comparison, type EnsembleScore, type ModelBenchmark } from '../../engine/bench/index.js';
 import { loadDataset, planSplits, type Normalize } from '../../engine/data/index.js';
 import { classifierInfo } from '../../engine/distill/teacher.js';
 import { decodeModelFile } from '../../engine/onnx/io.js';
@@ -40,6 +40,8 @@ export interface BenchCliOptions {
   maxSeconds: number;
   targetCi: number;
   spinning?: boolean;
+  /** Also score the best 2 and 3 models' averaged-softmax ensembles (needs --data). */
+  ensembles?: boolean;
   db?: string;
   json?: boolean;
 }
@@ -71,6 +73,8 @@ export interface BenchJson {
   regressions: Comparison['regressions'];
   recommendation: string;
   recommended: string | null;
+  /** With --ensembles: the best 2 (and 3) models' averaged softmax, scored on the same samples. */
+  ensembles: EnsembleScore[];
   data: { source: string; testFrom: 'dataset' | 'seeded'; samples: number; classes: number; seed: number } | null;
   settings: { device: string; threads: number | null; batchSizes: number[]; rounds: number; maxSeconds: number; targetRelCi: number; spinning: boolean };
 }
@@ -80,6 +84,7 @@ export async function runBench(models: string[], o: BenchCliOptions): Promise<Be
     const s = await stat(m).catch(() => null);
     if (!s?.isFile()) throw new UserError(`${m}: no such model file`);
   }
+  if (o.ensembles && (!o.data || models.length < 2)) throw new UserError('--ensembles needs --data (labelled samples to score on) and at least two models');
   const progress = createProgress();
   let data: { split: import('../../engine/data/index.js').Split; classes: number } | null = null;
   let dataInfo: BenchJson['data'] = null;
@@ -124,6 +129,7 @@ export async function runBench(models: string[], o: BenchCliOptions): Promise<Be
       batchSizes: o.batchSizes,
       accuracyLimit: o.accuracyLimit,
       rounds: o.rounds,
+      ensembles: o.ensembles === true,
       latency: { maxSeconds: o.maxSeconds, targetRelCi: o.targetCi },
       onProgress: (e) => progress.info(`${basename(e.model)}${o.rounds > 1 ? ` (round ${e.round})` : ''}: ${e.message}`),
     });
@@ -144,6 +150,7 @@ export async function runBench(models: string[], o: BenchCliOptions): Promise<Be
     regressions: cmp.regressions,
     recommendation: cmp.recommendation,
     recommended: cmp.recommended,
+    ensembles: cmp.ensembles,
     data: dataInfo,
     settings: { ...settings, threads: cmp.environment.threads },
   };
@@ -153,6 +160,7 @@ export async function runBench(models: string[], o: BenchCliOptions): Promise<Be
     recommendation: json.recommendation,
     pareto: json.pareto,
     regressions: json.regressions.length,
+    ...(json.ensembles.length ? { ensembles: json.ensembles } : {}),
     results: json.results.map((r) => ({ model: r.model, sizeBytes: r.sizeBytes, p50Ms: r.latencyMs.p50, accuracy: r.accuracy, agreement: r.agreement })),
   });
   history.close();
@@ -215,6 +223,12 @@ export function formatTable(j: BenchJson): string {
   for (const r of j.results) if (r.fallbackReason) out.push(`${basename(r.model)}: ${r.fallbackReason}`);
   for (const r of j.results) for (const s of r.skippedBatchSizes) out.push(`${basename(r.model)}: batch ${s.batchSize} skipped: ${s.reason}`);
   if (j.data) out.push(`Accuracy on ${j.data.samples} ${j.data.testFrom === 'dataset' ? "samples of the dataset's test split" : `samples of a seeded test split (seed ${j.data.seed})`}.`);
+  if (j.ensembles.length) {
+    out.push('', 'Ensembles (averaged softmax; latency and size are the sums of the members\'):');
+    for (const e of j.ensembles) {
+      out.push(`  ${e.members.map((m) => basename(m)).join(' + ')}: ${pct(e.accuracy)} on ${e.samples} samples (${e.gains} right where ${basename(e.members[0]!)} is wrong, ${e.losses} the reverse), ${fmtMs(e.latencyMs)}, ${fmtBytes(e.sizeBytes)}`);
+    }
+  }
   if (j.regressions.length) {
     out.push('', 'Regressions against the baseline:');
     for (const r of j.regressions) out.push(`  - ${r.message}`);
@@ -240,6 +254,7 @@ export const registerBench: RegisterCommand = (program) => {
     .option('--max-seconds <s>', 'time budget of the batch-1 latency loop per model', parseNumber, 10)
     .option('--target-ci <fraction>', 'stop timing when the median is known to within this fraction', parseNumber, 0.02)
     .option('--spinning', 'let ORT threads spin while idle (lower latency, burns CPU)')
+    .option('--ensembles', "also score the best 2 and 3 models' averaged-softmax ensembles (teacher candidates; needs --data)")
     .option('--db <path>', 'experiment history database')
     .option('--json', 'print one JSON document on stdout')
     .action(async (models: string[], o: BenchCliOptions) => {
