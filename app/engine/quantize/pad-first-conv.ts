@@ -27,6 +27,16 @@ export function firstConv(model: Model): Node | undefined {
 }
 
 /**
+ * Whether the first Conv reads at most `max` channels (the raw image: 1 for grey, 3 for RGB).
+ * ORT's int8 QLinearConv is slower than its float Conv there, so static int8 keeps it float.
+ */
+export function firstConvHasFewChannels(model: Model, max = 4): boolean {
+  const conv = firstConv(model);
+  const weight = conv && model.graph.initializers.find((t) => t.name === conv.inputs[1]);
+  return !!weight && weight.dims.length >= 2 && weight.dims[1]! <= max;
+}
+
+/**
  * Widens the first Conv's input channels to `to` with zeros (exact: identical outputs). Returns
  * the model unchanged (conv: null) when the first Conv already has ≥ `to` channels, is grouped,
  * or its weight is not a constant. Pure.

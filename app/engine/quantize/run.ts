@@ -13,6 +13,7 @@ import type { CalibrationMethod } from './calibrate.js';
 import { quantizeAuto, type AutoCandidate } from './auto.js';
 import { calibrationBatches, compareLogits, dropPoints, headOf, loadDataForModel, modelLogits, quickLatency, sliceOf, type DataForModel, type EvalSet } from './evaluate.js';
 import { quantizeMixed, type MixedResult } from './mixed.js';
+import { firstConvHasFewChannels } from './pad-first-conv.js';
 
 export const QUANTIZE_METHOD_NAMES = ['dynamic', 'static', 'int4', 'fp16', 'mixed', 'auto'] as const;
 export type QuantizeMethodName = (typeof QUANTIZE_METHOD_NAMES)[number];
@@ -138,7 +139,9 @@ export async function runQuantize(model: Model, modelPath: string, options: Quan
       result = quantizeDynamic(model, { perChannel: o.perChannel === true });
       break;
     case 'static':
-      result = await quantizeStatic(model, calibration!, { method: o.calibration as CalibrationMethod, perChannel: perChannelStatic });
+      // A first Conv over the raw image (≤ 4 channels) stays float: in int8 it made the whole
+      // model slower than float at batch 64 with 2 threads (docs/BENCHMARKS.md).
+      result = await quantizeStatic(model, calibration!, { method: o.calibration as CalibrationMethod, perChannel: perChannelStatic, firstConvFloat: firstConvHasFewChannels(model) });
       break;
     case 'int4':
       result = quantizeInt4(model, { blockSize: o.blockSize, symmetric: o.symmetric === true, keepConvFloat: o.keepConvFloat === true });

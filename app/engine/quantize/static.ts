@@ -188,7 +188,7 @@ export async function quantizeStatic(input: Model, calibration: CalibrationSourc
       continue;
     }
     if (n === firstConv) {
-      floatReason.set(n, `first Conv kept float (firstConvFloat)${reluMoved}`);
+      floatReason.set(n, `first Conv kept float: it reads the raw input, where ORT's int8 convolution is slower than float${reluMoved}`);
       continue;
     }
     const x = n.inputs[0];
