@@ -195,34 +195,28 @@ describe('distillery bench', () => {
     }
   });
 
-  it('fails with a one-line reason for a missing model', async () => {
+  /** Runs the CLI, returning its exit code and what it wrote to stderr. */
+  async function mainWithStderr(args: string[]): Promise<{ code: number; errOut: string }> {
     let errOut = '';
     const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
       errOut += String(chunk);
       return true;
     });
-    let code: number;
     try {
-      code = await main(['bench', join(dir, 'nope.onnx'), '--db', join(dir, 'h2.db'), '--json']);
+      return { code: await main(args), errOut };
     } finally {
       err.mockRestore();
     }
+  }
+
+  it('fails with a one-line reason for a missing model', async () => {
+    const { code, errOut } = await mainWithStderr(['bench', join(dir, 'nope.onnx'), '--db', join(dir, 'h2.db'), '--json']);
     expect(code).toBe(1);
     expect(errOut).toMatch(/nope\.onnx: no such model file/);
   });
 
   it('refuses --ensembles without labelled data', async () => {
-    let errOut = '';
-    const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-      errOut += String(chunk);
-      return true;
-    });
-    let code: number;
-    try {
-      code = await main(['bench', cnn, mlp, '--ensembles', '--db', join(dir, 'h3.db'), '--json']);
-    } finally {
-      err.mockRestore();
-    }
+    const { code, errOut } = await mainWithStderr(['bench', cnn, mlp, '--ensembles', '--db', join(dir, 'h3.db'), '--json']);
     expect(code).toBe(1);
     expect(errOut).toMatch(/--ensembles needs --data/);
   });
