@@ -25,10 +25,18 @@ export interface LoadOptions {
   light?: boolean;
 }
 
-export interface MemSample {
-  seconds: number;
+/** What the server process reports about its memory (MB); the rss* parts only on Linux. */
+interface MemParts {
   heapMb: number;
   rssMb: number;
+  heapTotalMb: number;
+  externalMb: number;
+  rssAnonMb?: number;
+  rssFileMb?: number;
+}
+
+export interface MemSample extends MemParts {
+  seconds: number;
 }
 
 export async function runLoad({ minutes, parallel, warmupSeconds = 60, sampleMs = 5_000, light = false }: LoadOptions) {
@@ -105,7 +113,7 @@ export async function runLoad({ minutes, parallel, warmupSeconds = 60, sampleMs 
   const t0 = performance.now();
   const deadline = t0 + minutes * 60_000;
   const sampler = setInterval(() => {
-    void serverProcess.memory().then((m) => memory.push({ seconds: (performance.now() - t0) / 1000, heapMb: m.heapMb, rssMb: m.rssMb }));
+    void serverProcess.memory().then(({ subscribers: _s, ...parts }) => memory.push({ seconds: (performance.now() - t0) / 1000, ...parts }));
   }, sampleMs);
   // What the History and Home screens poll; failures are counted in apiErrors.
   const polls = new Set<Promise<unknown>>();
@@ -150,14 +158,13 @@ export async function runLoad({ minutes, parallel, warmupSeconds = 60, sampleMs 
     events: Object.fromEntries(eventsByName),
     longestEventSilenceWhileRunningMs: Math.round(longestSilenceMs),
     api: { calls: latencies.length, errors: apiErrors, p50Ms: median(latencies), p95Ms: pct(latencies, 0.95), maxMs: Math.max(...latencies) },
-    memory: {
-      heapMbFirstMinute: median(firstMin.map((m) => m.heapMb)),
-      heapMbLastMinute: median(lastMin.map((m) => m.heapMb)),
-      heapSlopeMbPerMinute: slopePerMinute(steady.map((m) => m.seconds), steady.map((m) => m.heapMb)),
-      rssMbFirstMinute: median(firstMin.map((m) => m.rssMb)),
-      rssMbLastMinute: median(lastMin.map((m) => m.rssMb)),
-      rssSlopeMbPerMinute: slopePerMinute(steady.map((m) => m.seconds), steady.map((m) => m.rssMb)),
-    },
+    // Each part first minute → last minute and its slope, so growth can be attributed.
+    memory: Object.fromEntries(
+      (['heapMb', 'rssMb', 'heapTotalMb', 'externalMb', 'rssAnonMb', 'rssFileMb'] as const).map((part) => {
+        const of = (ms: MemSample[]) => ms.map((m) => m[part] ?? NaN);
+        return [part, { firstMinute: median(of(firstMin)), lastMinute: median(of(lastMin)), slopePerMinute: slopePerMinute(steady.map((m) => m.seconds), of(steady)) }];
+      }),
+    ),
     samples: memory,
   };
   stream.close();
@@ -172,9 +179,7 @@ export async function runLoad({ minutes, parallel, warmupSeconds = 60, sampleMs 
   return { ...summary, subscribersBefore, subscribersAfter };
 }
 
-interface ServerMemory {
-  heapMb: number;
-  rssMb: number;
+interface ServerMemory extends MemParts {
   subscribers: number;
 }
 

@@ -2,6 +2,7 @@
 // measured without the load client's: services + browser-mode server on 127.0.0.1. Tells the
 // parent its URL and token, answers {type:'memory'} with heap (after a GC) and RSS, and
 // {type:'stop'} by closing everything.
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startServer } from '../app/server/server.js';
 import { createServices } from '../app/services/index.js';
@@ -15,7 +16,17 @@ process.on('message', async (m: { type: string }) => {
   if (m.type === 'memory') {
     gc?.();
     const u = process.memoryUsage();
-    process.send!({ type: 'memory', heapMb: u.heapUsed / 2 ** 20, rssMb: u.rss / 2 ** 20, subscribers: services.events.subscribers, gc: !!gc });
+    const mb = (bytes: number) => bytes / 2 ** 20;
+    process.send!({
+      type: 'memory',
+      heapMb: mb(u.heapUsed),
+      rssMb: mb(u.rss),
+      heapTotalMb: mb(u.heapTotal),
+      externalMb: mb(u.external),
+      ...rssParts(),
+      subscribers: services.events.subscribers,
+      gc: !!gc,
+    });
   } else if (m.type === 'stop') {
     await server.close();
     await services.close();
@@ -23,3 +34,14 @@ process.on('message', async (m: { type: string }) => {
   }
 });
 process.send!({ type: 'ready', url: server.url, token: server.token, subscribers: services.events.subscribers });
+
+/** Anonymous (malloc, V8) and file-backed (code, mapped files) resident memory, from Linux. */
+function rssParts(): { rssAnonMb?: number; rssFileMb?: number } {
+  try {
+    const status = readFileSync('/proc/self/status', 'utf8');
+    const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) / 1024;
+    return { rssAnonMb: kb('RssAnon'), rssFileMb: kb('RssFile') };
+  } catch {
+    return {}; // not Linux
+  }
+}

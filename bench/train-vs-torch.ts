@@ -111,30 +111,17 @@ async function childDataParallel(template: string, threads: number, steps: numbe
   const trainable = student.graph.initializers.map((t) => t.name);
   const optimizer = { kind: 'adamw' as const, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
   const dp = await DataParallel.open({ student, trainable, inputName: student.graph.inputs[0]!.name, sampleShape: [1, 28, 28], batchSize: B, workers: threads, optimizer });
-  const { session } = await createSession(encodeModel(dp.apply.model), { device: 'cpu', threads: 1 });
-  const f32 = (a: Float32Array, dims: number[]) => new ort.Tensor('float32', a, dims);
   const weights = new Map<string, Float32Array>(trainable.map((n) => [n, Float32Array.from(floatData(student.graph.initializers.find((t) => t.name === n)!))]));
   const state = new Map<string, Float32Array>();
   for (const p of dp.apply.params) for (const st of p.state) state.set(st.input, new Float32Array(weights.get(p.name)!.length));
+  await dp.load({ weights, state });
   let t = 0;
   const run = async (k: number): Promise<void> => {
     const j = k % NB;
-    const g = await dp.gradients({ x: x.subarray(j * B * 784, (j + 1) * B * 784), teacherProbs: probs.subarray(j * B * C, (j + 1) * B * C), labels: onehot.subarray(j * B * C, (j + 1) * B * C), temperature: T, alpha: ALPHA }, weights);
-    const feeds: Record<string, ort.Tensor> = {
-      [dp.apply.feeds.lr]: f32(Float32Array.of(LR), []),
-      [dp.apply.feeds.bc1]: f32(Float32Array.of(1 - 0.9 ** (t + 1)), []),
-      [dp.apply.feeds.bc2]: f32(Float32Array.of(1 - 0.999 ** (t + 1)), []),
-    };
-    for (const p of dp.apply.params) {
-      feeds[p.name] = f32(weights.get(p.name)!, p.dims);
-      feeds[dp.apply.gradInputs.get(p.name)!] = f32(g.grads.get(p.name)!, p.dims);
-      for (const st of p.state) feeds[st.input] = f32(state.get(st.input)!, p.dims);
-    }
-    const out = await session.run(feeds);
-    for (const p of dp.apply.params) {
-      weights.set(p.name, out[p.output]!.data as Float32Array);
-      for (const st of p.state) state.set(st.input, out[st.output]!.data as Float32Array);
-    }
+    await dp.step(
+      { x: x.subarray(j * B * 784, (j + 1) * B * 784), teacherProbs: probs.subarray(j * B * C, (j + 1) * B * C), labels: onehot.subarray(j * B * C, (j + 1) * B * C), temperature: T, alpha: ALPHA },
+      { lr: LR, bc1: 1 - 0.9 ** (t + 1), bc2: 1 - 0.999 ** (t + 1) },
+    );
     t++;
   };
   for (let i = 0; i < warmup; i++) await run(i);
@@ -143,7 +130,6 @@ async function childDataParallel(template: string, threads: number, steps: numbe
   for (let i = 0; i < steps; i++) await run(i);
   const ms = (performance.now() - t0) / steps;
   const c = process.cpuUsage(c0);
-  await session.release();
   await dp.close();
   console.log(JSON.stringify({ msPerStep: ms, cpuMsPerStep: (c.user + c.system) / 1000 / steps }));
 }

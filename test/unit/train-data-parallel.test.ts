@@ -82,36 +82,22 @@ async function singleGraph(student: Model, data: Batch[], optimizer: OptimizerCo
   return { weights: new Map(step.params.map((p) => [p.name, state.get(p.name)!.data as Float32Array])), losses };
 }
 
-async function dataParallel(student: Model, data: Batch[], workers: number, optimizer: OptimizerConfig): Promise<{ weights: Weights; losses: number[] }> {
+async function dataParallel(student: Model, data: Batch[], workers: number, optimizer: OptimizerConfig): Promise<{ weights: Weights; losses: number[]; replicas: Weights[] }> {
   const trainable = student.graph.initializers.map((t) => t.name);
   const dp = await DataParallel.open({ student, trainable, inputName: student.graph.inputs[0]!.name, sampleShape: [1, 28, 28], batchSize: B, workers, clipNorm: 1, optimizer });
   try {
-    const session = await ort.InferenceSession.create(encodeModel(dp.apply.model), { intraOpNumThreads: 1 });
     const weights: Weights = new Map(trainable.map((n) => [n, initial(student, n)]));
     const state = new Map<string, Float32Array>();
     for (const p of dp.apply.params) for (const s of p.state) state.set(s.input, new Float32Array(weights.get(p.name)!.length));
+    await dp.load({ weights, state });
     const losses: number[] = [];
     for (let k = 0; k < STEPS; k++) {
-      const g = await dp.gradients({ x: data[k]!.x, teacherProbs: data[k]!.probs, labels: data[k]!.onehot, temperature: T, alpha: ALPHA }, weights);
-      losses.push(g.loss);
-      const feeds: Record<string, ort.Tensor> = {
-        [dp.apply.feeds.lr]: f32(Float32Array.of(LRS[k]!), []),
-        [dp.apply.feeds.bc1]: f32(Float32Array.of(bc(0.9, k + 1)), []),
-        [dp.apply.feeds.bc2]: f32(Float32Array.of(bc(0.999, k + 1)), []),
-      };
-      for (const p of dp.apply.params) {
-        feeds[p.name] = f32(weights.get(p.name)!, p.dims);
-        feeds[dp.apply.gradInputs.get(p.name)!] = f32(g.grads.get(p.name)!, p.dims);
-        for (const s of p.state) feeds[s.input] = f32(state.get(s.input)!, p.dims);
-      }
-      const out = await session.run(feeds);
-      for (const p of dp.apply.params) {
-        weights.set(p.name, out[p.output]!.data as Float32Array);
-        for (const s of p.state) state.set(s.input, out[s.output]!.data as Float32Array);
-      }
+      const r = await dp.step({ x: data[k]!.x, teacherProbs: data[k]!.probs, labels: data[k]!.onehot, temperature: T, alpha: ALPHA }, { lr: LRS[k]!, bc1: bc(0.9, k + 1), bc2: bc(0.999, k + 1) });
+      expect(r.applied).toBe(true);
+      losses.push(r.loss);
     }
-    await session.release();
-    return { weights, losses };
+    const replicas = (await dp.snapshots()).map((r) => r.weights);
+    return { weights: (await dp.snapshot()).weights, losses, replicas };
   } finally {
     await dp.close();
   }
@@ -158,6 +144,9 @@ describe.each(['cnn:8,16/32', 'mlp:64'])('data-parallel step %s against the sing
     const [one, dp] = [await singleGraph(student, data, optimizer), await dataParallel(student, data, workers, optimizer)];
     const d = maxDiff(dp.weights, one.weights);
     expect(d.max, d.where).toBeLessThan(tol);
+    // Every thread holds bit-identical weights (same sums in the same order, same update).
+    for (const r of dp.replicas.slice(1)) expect(maxDiff(r, dp.replicas[0]!).max).toBe(0);
+    expect(dp.replicas).toHaveLength(workers);
     // The weights moved (the comparison is not between two untouched copies).
     expect(maxDiff(one.weights, new Map([...one.weights.keys()].map((n) => [n, initial(student, n)]))).max).toBeGreaterThan(1e-4);
     dp.losses.forEach((l, i) => expect(Math.abs(l - one.losses[i]!)).toBeLessThan(1e-5));
@@ -165,7 +154,29 @@ describe.each(['cnn:8,16/32', 'mlp:64'])('data-parallel step %s against the sing
 });
 
 describe('GradWorkers', () => {
-  it('a worker that cannot open its session fails with a plain message', async () => {
-    await expect(GradWorkers.start([new Uint8Array([1, 2, 3])], [])).rejects.toThrow(/training worker thread 1 could not start its ONNX Runtime session/);
+  it('a thread that cannot open its sessions fails with a plain message', async () => {
+    const junk = new Uint8Array([1, 2, 3]);
+    await expect(GradWorkers.start({ gradModels: [junk], applyModel: junk, params: [], lossOutputs: ['a', 'b', 'c'], applyFeeds: { lr: 'lr', bc1: 'bc1', bc2: 'bc2' } })).rejects.toThrow(
+      /training worker thread 1 could not start its ONNX Runtime sessions/,
+    );
+  });
+
+  it('a thread failing mid-step releases the other from the exchange: the step fails with its reason, nothing hangs', async () => {
+    const student = buildStudent({ template: parseTemplate('mlp:16'), sampleShape: [1, 28, 28], classes: C, seed: 3 });
+    const trainable = student.graph.initializers.map((t) => t.name);
+    process.env.DISTILLERY_FAULT_GRAD_THREAD_FAIL_AT = '2';
+    const dp = await DataParallel.open({ student, trainable, inputName: student.graph.inputs[0]!.name, sampleShape: [1, 28, 28], batchSize: B, workers: 2 }).finally(() => delete process.env.DISTILLERY_FAULT_GRAD_THREAD_FAIL_AT);
+    try {
+      const weights: Weights = new Map(trainable.map((n) => [n, initial(student, n)]));
+      const state = new Map(dp.apply.params.flatMap((p) => p.state.map((st) => [st.input, new Float32Array(weights.get(p.name)!.length)] as const)));
+      await dp.load({ weights, state });
+      const [batch] = makeBatches(() => false);
+      const step = () => dp.step({ x: batch!.x, teacherProbs: batch!.probs, labels: batch!.onehot, temperature: T, alpha: ALPHA }, { lr: 1e-3, bc1: 0.1, bc2: 0.001 });
+      expect((await step()).applied).toBe(true);
+      await expect(step()).rejects.toThrow(/training worker thread 2 failed \(injected fault at step 2 .*\); training stopped/);
+      await expect(step()).rejects.toThrow(/training worker thread 2 failed/);
+    } finally {
+      await dp.close();
+    }
   });
 });

@@ -8,7 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { loadDataset, planSplits } from '../../app/engine/data/index.js';
 import { buildStudent, parseTemplate } from '../../app/engine/distill/students.js';
 import { floatData } from '../../app/engine/onnx/tensor.js';
-import { train, TrainingCancelled, type TrainData, type TrainEvent } from '../../app/engine/training/trainer.js';
+import { loadCheckpoint } from '../../app/engine/training/checkpoint.js';
+import { train, TrainingCancelled, TrainingError, type TrainData, type TrainEvent } from '../../app/engine/training/trainer.js';
 import { rng } from '../helpers/finite-diff.js';
 
 const SAMPLE = 'resources/sample-data/fashion-mnist-small';
@@ -133,5 +134,57 @@ describe('trainer: data-parallel workers', () => {
     const data = await trainData();
     await expect(train(student, data, { ...config, workers: 2, device: 'webgpu' })).rejects.toThrow(/runs on the CPU only/);
     await expect(train(student, data, { ...config, workers: 2, featureMatch: { studentTensor: 'x', weight: 1 } })).rejects.toThrow(/feature matching/);
+  });
+});
+
+describe('trainer: a non-finite loss stops the run and keeps the last good weights', () => {
+  const student = buildStudent({ template: parseTemplate('cnn:4,8/16'), sampleShape: [1, 28, 28], classes: 10, seed: 5 });
+  const config = { epochs: 1, batchSize: 32, lr: 2e-3, temperature: 4, alpha: 0.7, seed: 3, threads: 1 };
+  const allFinite = (m: Map<string, Float32Array>) => [...m.values()].every((w) => w.every(Number.isFinite));
+  const maxDiff = (a: Map<string, Float32Array>, b: Map<string, Float32Array>) => {
+    let max = 0;
+    for (const [k, w] of a) w.forEach((v, i) => (max = Math.max(max, Math.abs(v - b.get(k)![i]!))));
+    return max;
+  };
+
+  it.each([
+    { name: 'one step per run', run: { stepsPerRun: 1 } },
+    { name: '4 steps per run (Loop)', run: { stepsPerRun: 4 } },
+    { name: '2 data-parallel threads', run: { workers: 2 } },
+  ])('$name', async ({ run }) => {
+    const data = await trainData();
+    // A teacher gives NaN logits for one training image: the batch holding it has a NaN loss.
+    data.teacherTrain[0]!.fill(Number.NaN, 250 * 10, 251 * 10);
+    const dir = mkdtempSync(join(tmpdir(), 'distillery-nan-'));
+    try {
+      const checkpointPath = join(dir, 'ck.bin');
+      const failure = await train(student, data, { ...config, ...run, checkpointPath }).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(failure).toBeInstanceOf(TrainingError);
+      const [, at] = /the loss became NaN at step (\d+) \(epoch 1\); training stopped\. Try a lower learning rate .* The last good weights are in the checkpoint\./.exec((failure as Error).message) ?? [];
+      expect(at, (failure as Error).message).toBeDefined();
+      const failedStep = Number(at);
+      const ck = await loadCheckpoint(checkpointPath);
+      expect(allFinite(ck.weights)).toBe(true);
+      expect(ck.step).toBeLessThan(failedStep);
+      if ('workers' in run || run.stepsPerRun === 1) {
+        // Exactly the weights after the step before: a clean run stopped there has them too.
+        expect(ck.step).toBe(failedStep - 1);
+        const ac = new AbortController();
+        const stoppedPath = join(dir, 'stopped.bin');
+        await expect(
+          train(student, data, { ...config, ...run, checkpointPath: stoppedPath }, (e) => {
+            if (e.kind === 'step' && e.step === failedStep - 1) ac.abort();
+          }, ac.signal),
+        ).rejects.toBeInstanceOf(TrainingCancelled);
+        const stopped = await loadCheckpoint(stoppedPath);
+        expect(stopped.step).toBe(ck.step);
+        expect(maxDiff(ck.weights, stopped.weights)).toBe(0);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,13 +1,13 @@
 // Data-parallel training on the CPU: each batch is cut into N contiguous slices, N worker threads
-// (1 ONNX Runtime thread each) compute the slices' gradients with the gradient graph, the main
-// thread sums them in worker order (deterministic) and the apply graph clips and updates the
-// weights. On 2 cores this scales about 1.8x where ORT's own intra-op threads barely help
+// (1 ONNX Runtime thread each) compute the slices' gradients with the gradient graph, exchange
+// them through shared memory, and each sums them in thread order (deterministic) and applies the
+// same clipped update to its own copy of the weights (grad-workers.ts). On 2 cores this scales about 1.8x where ORT's own intra-op threads barely help
 // (docs/BENCHMARKS.md). The sum equals the single-graph step's gradient: every slice is scaled
 // by the full batch's size and labelled count (buildGradStep).
 import * as ort from 'onnxruntime-node';
 import { encodeModel } from '../onnx/codec.js';
 import type { Model } from '../onnx/ir.js';
-import { GradWorkers, type GradFeeds } from './grad-workers.js';
+import { GradWorkers, type GradFeeds, type GradRequest, type ReplicaParam, type StepHyper, type StepReply } from './grad-workers.js';
 import { probeShapes, shapeLookup } from './shape-probe.js';
 import { buildApplyStep, buildGradStep, type ApplyStepGraph, type GradStepGraph, type OptimizerConfig } from './train-step.js';
 
@@ -38,11 +38,10 @@ export interface BatchSlices {
   alpha: number;
 }
 
-export interface SummedGradients {
-  grads: Map<string, Float32Array>;
-  loss: number;
-  lossKd: number;
-  lossCe: number;
+export interface ReplicaState {
+  weights: Map<string, Float32Array>;
+  /** Optimizer state by apply-graph input name. */
+  state: Map<string, Float32Array>;
 }
 
 export class DataParallel {
@@ -66,14 +65,34 @@ export class DataParallel {
     }
     const grad = graphs.get(sizes[0]!)!;
     const apply = buildApplyStep({ student: o.student, params: o.trainable.map((name) => ({ name, dims: o.student.graph.initializers.find((t) => t.name === name)!.dims })), optimizer: o.optimizer, clipNorm: o.clipNorm });
-    const outputs = [...grad.gradients.values(), grad.outputs.loss, grad.outputs.lossKd, grad.outputs.lossCe];
+    const params: ReplicaParam[] = apply.params.map((p) => ({
+      name: p.name,
+      dims: p.dims,
+      size: p.dims.reduce((a, d) => a * d, 1),
+      gradOutput: grad.gradients.get(p.name)!,
+      gradInput: apply.gradInputs.get(p.name)!,
+      output: p.output,
+      state: p.state,
+    }));
     const bytes = new Map([...graphs].map(([size, g]) => [size, encodeModel(g.model)]));
-    const pool = await GradWorkers.start(sizes.map((s) => bytes.get(s)!), outputs);
+    const pool = await GradWorkers.start({
+      gradModels: sizes.map((s) => bytes.get(s)!),
+      applyModel: encodeModel(apply.model),
+      params,
+      lossOutputs: [grad.outputs.loss, grad.outputs.lossKd, grad.outputs.lossCe],
+      applyFeeds: apply.feeds,
+    });
     return new DataParallel(apply, grad, sizes, pool, o);
   }
 
-  /** The batch's gradients (summed over the slices in worker order) and loss parts. */
-  async gradients(batch: BatchSlices, weights: ReadonlyMap<string, Float32Array>): Promise<SummedGradients> {
+  /** Gives every thread the weights and optimizer state to start from (copies: the caller keeps its arrays). */
+  async load(from: ReplicaState): Promise<void> {
+    const copy = (m: Map<string, Float32Array>) => Object.fromEntries([...m].map(([k, v]) => [k, Float32Array.from(v)]));
+    await this.pool.request(Array.from({ length: this.pool.size }, () => ({ kind: 'load' as const, weights: copy(from.weights), state: copy(from.state) })));
+  }
+
+  /** One training step on the threads' weights; the loss parts are the whole batch's. */
+  async step(batch: BatchSlices, hyper: StepHyper): Promise<Omit<StepReply, 'kind'>> {
     const B = this.o.batchSize;
     const per = batch.x.length / B;
     const classes = batch.teacherProbs.length / B;
@@ -82,10 +101,11 @@ export class DataParallel {
     const g = this.grad.feeds;
     const scalar = (v: number) => ({ data: Float32Array.of(v), dims: [] });
     let start = 0;
-    const feeds: GradFeeds[] = this.sizes.map((size) => {
+    const requests: GradRequest[] = this.sizes.map((size) => {
       const [a, z] = [start, start + size];
       start = z;
-      const f: GradFeeds = {
+      // Copies: the buffers are transferred to the thread.
+      const feeds: GradFeeds = {
         [this.grad.inputName]: { data: batch.x.slice(a * per, z * per), dims: [size, ...this.o.sampleShape] },
         [g.teacherProbs]: { data: batch.teacherProbs.slice(a * classes, z * classes), dims: [size, classes] },
         [g.labels]: { data: batch.labels.slice(a * classes, z * classes), dims: [size, classes] },
@@ -94,22 +114,27 @@ export class DataParallel {
         [g.invBatch]: scalar(1 / B),
         [g.nLabelled]: scalar(Math.max(labelled, 1)),
       };
-      // Copies: the buffers are transferred to the worker.
-      for (const [name, w] of weights) f[name] = { data: w.slice(), dims: this.apply.params.find((p) => p.name === name)!.dims };
-      return f;
+      return { kind: 'step', feeds, hyper };
     });
-    const results = await this.pool.run(feeds);
-    const grads = new Map<string, Float32Array>();
-    for (const [name, out] of this.grad.gradients) {
-      const sum = Float32Array.from(results[0]![out]!);
-      for (const r of results.slice(1)) {
-        const part = r[out]!;
-        for (let i = 0; i < sum.length; i++) sum[i]! += part[i]!;
-      }
-      grads.set(name, sum);
-    }
-    const total = (name: string) => results.reduce((s, r) => s + r[name]![0]!, 0);
-    return { grads, loss: total(this.grad.outputs.loss), lossKd: total(this.grad.outputs.lossKd), lossCe: total(this.grad.outputs.lossCe) };
+    const [first] = (await this.pool.request(requests)) as StepReply[];
+    const { kind: _kind, ...result } = first!;
+    return result;
+  }
+
+  /** The current weights and optimizer state (thread 1's; every thread holds the same). */
+  async snapshot(): Promise<ReplicaState> {
+    const reply = await this.pool.ask(0, { kind: 'snapshot' });
+    if (reply.kind !== 'snapshot') throw new Error(`internal: expected a snapshot, got '${reply.kind}'`);
+    return { weights: new Map(Object.entries(reply.weights)), state: new Map(Object.entries(reply.state)) };
+  }
+
+  /** Every thread's weights and optimizer state (to check that the copies agree). */
+  async snapshots(): Promise<ReplicaState[]> {
+    const replies = await this.pool.request(Array.from({ length: this.pool.size }, () => ({ kind: 'snapshot' as const })));
+    return replies.map((r) => {
+      if (r.kind !== 'snapshot') throw new Error(`internal: expected a snapshot, got '${r.kind}'`);
+      return { weights: new Map(Object.entries(r.weights)), state: new Map(Object.entries(r.state)) };
+    });
   }
 
   close(): Promise<void> {

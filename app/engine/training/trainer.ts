@@ -263,6 +263,15 @@ export async function train(
       best: best ?? undefined,
     });
 
+    /** Data-parallel: the threads' weights and optimizer state into params/state. */
+    const pullWeights = async (): Promise<void> => {
+      if (!dp) return;
+      const r = await dp.snapshot();
+      params = new Map(slots.map((p) => [p.name, tensor(r.weights.get(p.name)!, p.dims)]));
+      for (const p of slots) for (const s of p.state) state.set(s.input, tensor(r.state.get(s.input)!, p.dims));
+    };
+    await dp?.load({ weights: new Map([...params].map(([k, t]) => [k, t.data as Float32Array])), state: new Map([...state].map(([k, t]) => [k, t.data as Float32Array])) });
+
     for (let epoch = startEpoch; epoch < config.epochs; epoch++) {
       const epochStart = performance.now();
       let lossSum = 0;
@@ -288,73 +297,67 @@ export async function train(
           if (data.teacherTrain.length) probs.set(softTargets(data.teacherTrain, batch.indices, classes, config.temperature), i * batchSize * classes);
           labels.set(oneHot(batch.y, classes), i * batchSize * classes);
         });
-        const feeds: Record<string, ort.Tensor> = {};
-        let dpLosses: { loss: number; lossKd: number; lossCe: number } | undefined;
         let losses: Float32Array;
         let kds: Float32Array;
         let ces: Float32Array;
         if (dp) {
-          const grads = await dp
-            .gradients({ x: xs, teacherProbs: probs, labels, temperature: config.temperature, alpha: config.alpha }, new Map([...params].map(([k, t]) => [k, t.data as Float32Array])))
-            .catch(async (err: unknown) => {
-              if (config.checkpointPath) await saveCheckpoint(config.checkpointPath, snapshot());
-              throw new TrainingError((err as Error).message, { cause: err });
+          // The threads hold the weights; params/state here are refreshed by pullWeights().
+          const r = await dp.step({ x: xs, teacherProbs: probs, labels, temperature: config.temperature, alpha: config.alpha }, { lr: lrs[0]!, bc1: bc1[0]!, bc2: bc2[0]! }).catch((err: unknown) => {
+            // The threads are gone: the last checkpoint written stays the one to resume from.
+            throw new TrainingError((err as Error).message, { cause: err });
+          });
+          [losses, kds, ces] = [Float32Array.of(r.loss), Float32Array.of(r.lossKd), Float32Array.of(r.lossCe)];
+          if (!r.applied) await pullWeights();
+        } else {
+          const feeds: Record<string, ort.Tensor> = {};
+          if (loop) {
+            Object.assign(feeds, {
+              [loop.feeds.input]: tensor(xs, [K, batchSize, ...sampleShape]),
+              [loop.feeds.teacherProbs]: tensor(probs, [K, batchSize, classes]),
+              [loop.feeds.labels]: tensor(labels, [K, batchSize, classes]),
+              [loop.feeds.lr]: tensor(Float32Array.from(lrs), [K]),
+              [loop.feeds.bc1]: tensor(Float32Array.from(bc1), [K]),
+              [loop.feeds.bc2]: tensor(Float32Array.from(bc2), [K]),
+              [loop.feeds.temperature]: scalar(config.temperature),
+              [loop.feeds.alpha]: scalar(config.alpha),
             });
-          Object.assign(feeds, { [dp.apply.feeds.lr]: scalar(lrs[0]!), [dp.apply.feeds.bc1]: scalar(bc1[0]!), [dp.apply.feeds.bc2]: scalar(bc2[0]!) });
-          for (const [k, v] of params) feeds[k] = v;
-          for (const [k, v] of state) feeds[k] = v;
-          for (const [k, g] of grads.grads) feeds[dp.apply.gradInputs.get(k)!] = tensor(g, slots.find((p) => p.name === k)!.dims);
-          dpLosses = grads;
-        } else if (loop) {
-          Object.assign(feeds, {
-            [loop.feeds.input]: tensor(xs, [K, batchSize, ...sampleShape]),
-            [loop.feeds.teacherProbs]: tensor(probs, [K, batchSize, classes]),
-            [loop.feeds.labels]: tensor(labels, [K, batchSize, classes]),
-            [loop.feeds.lr]: tensor(Float32Array.from(lrs), [K]),
-            [loop.feeds.bc1]: tensor(Float32Array.from(bc1), [K]),
-            [loop.feeds.bc2]: tensor(Float32Array.from(bc2), [K]),
-            [loop.feeds.temperature]: scalar(config.temperature),
-            [loop.feeds.alpha]: scalar(config.alpha),
-          });
-          for (const [k, v] of params) feeds[loop.inputOf.get(k)!] = v;
-          for (const [k, v] of state) feeds[loop.inputOf.get(k)!] = v;
-        } else {
-          Object.assign(feeds, {
-            [step.inputName]: tensor(xs, [batchSize, ...sampleShape]),
-            [step.feeds.teacherProbs]: tensor(probs, [batchSize, classes]),
-            [step.feeds.labels]: tensor(labels, [batchSize, classes]),
-            [step.feeds.lr]: scalar(lrs[0]!),
-            [step.feeds.temperature]: scalar(config.temperature),
-            [step.feeds.alpha]: scalar(config.alpha),
-            [step.feeds.bc1]: scalar(bc1[0]!),
-            [step.feeds.bc2]: scalar(bc2[0]!),
-          });
-          for (const [k, v] of params) feeds[k] = v;
-          for (const [k, v] of state) feeds[k] = v;
-          if (step.teacherFeatures && data.teacherFeatures) {
-            const { values, size } = data.teacherFeatures;
-            const f = new Float32Array(batchSize * size);
-            group[0]!.indices.forEach((row, i) => f.set(values.subarray(row * size, (row + 1) * size), i * size));
-            feeds[step.teacherFeatures] = tensor(f, [batchSize, size]);
+            for (const [k, v] of params) feeds[loop.inputOf.get(k)!] = v;
+            for (const [k, v] of state) feeds[loop.inputOf.get(k)!] = v;
+          } else {
+            Object.assign(feeds, {
+              [step.inputName]: tensor(xs, [batchSize, ...sampleShape]),
+              [step.feeds.teacherProbs]: tensor(probs, [batchSize, classes]),
+              [step.feeds.labels]: tensor(labels, [batchSize, classes]),
+              [step.feeds.lr]: scalar(lrs[0]!),
+              [step.feeds.temperature]: scalar(config.temperature),
+              [step.feeds.alpha]: scalar(config.alpha),
+              [step.feeds.bc1]: scalar(bc1[0]!),
+              [step.feeds.bc2]: scalar(bc2[0]!),
+            });
+            for (const [k, v] of params) feeds[k] = v;
+            for (const [k, v] of state) feeds[k] = v;
+            if (step.teacherFeatures && data.teacherFeatures) {
+              const { values, size } = data.teacherFeatures;
+              const f = new Float32Array(batchSize * size);
+              group[0]!.indices.forEach((row, i) => f.set(values.subarray(row * size, (row + 1) * size), i * size));
+              feeds[step.teacherFeatures] = tensor(f, [batchSize, size]);
+            }
           }
-        }
-        const out = await sessions.run('train', feeds, t0, onFallback).catch(async (err: unknown) => {
-          // params/state still hold the weights before this run: keep them for a resume.
-          if (config.checkpointPath) await saveCheckpoint(config.checkpointPath, snapshot());
-          throw err;
-        });
-        if (dpLosses) {
-          losses = Float32Array.of(dpLosses.loss);
-          kds = Float32Array.of(dpLosses.lossKd);
-          ces = Float32Array.of(dpLosses.lossCe);
-        } else if (loop) {
-          losses = out[loop.outputs.loss]!.data as Float32Array;
-          kds = out[loop.outputs.lossKd]!.data as Float32Array;
-          ces = out[loop.outputs.lossCe]!.data as Float32Array;
-        } else {
-          losses = out[step.outputs.loss]!.data as Float32Array;
-          kds = out[step.outputs.lossKd]!.data as Float32Array;
-          ces = out[step.outputs.lossCe]!.data as Float32Array;
+          const out = await sessions.run('train', feeds, t0, onFallback).catch(async (err: unknown) => {
+            // params/state still hold the weights before this run: keep them for a resume.
+            if (config.checkpointPath) await saveCheckpoint(config.checkpointPath, snapshot());
+            throw err;
+          });
+          const outputs = loop ? loop.outputs : step.outputs;
+          [losses, kds, ces] = [out[outputs.loss]!.data as Float32Array, out[outputs.lossKd]!.data as Float32Array, out[outputs.lossCe]!.data as Float32Array];
+          if (losses.every(Number.isFinite)) {
+            const nextParams = new Map<string, ort.Tensor>();
+            for (const p of slots) {
+              nextParams.set(p.name, out[loop ? loop.outputOf.get(p.name)! : p.output]!);
+              for (const s of p.state) state.set(s.input, out[loop ? loop.outputOf.get(s.input)! : s.output]!);
+            }
+            params = nextParams;
+          }
         }
         const bad = losses.findIndex((l) => !Number.isFinite(l));
         if (bad >= 0) {
@@ -365,12 +368,6 @@ export async function train(
               (config.checkpointPath ? ' The last good weights are in the checkpoint.' : ''),
           );
         }
-        const nextParams = new Map<string, ort.Tensor>();
-        for (const p of slots) {
-          nextParams.set(p.name, out[loop ? loop.outputOf.get(p.name)! : p.output]!);
-          for (const s of p.state) state.set(s.input, out[loop ? loop.outputOf.get(s.input)! : s.output]!);
-        }
-        params = nextParams;
         lr = lrs[K - 1]!;
         for (let i = 0; i < K; i++) {
           lossSum += losses[i]!;
@@ -384,6 +381,7 @@ export async function train(
           onEvent({ kind: 'step', epoch, step: globalStep, totalSteps, loss: losses[i]!, samplesPerSecond: sps, etaSeconds: ((totalSteps - globalStep) * batchSize) / sps });
         }
         if (config.checkpointPath && config.checkpointEvery && globalStep - lastCheckpointAt >= config.checkpointEvery) {
+          await pullWeights();
           await saveCheckpoint(config.checkpointPath, snapshot());
           lastCheckpointAt = globalStep;
         }
@@ -392,7 +390,7 @@ export async function train(
       for (const batch of batches(data.train, batchSize, { shuffle: true, seed: deriveSeed(config.seed, `epoch${epoch}`), dropLast: true })) {
         if (index++ < skip) continue;
         if (signal?.aborted) {
-          if (config.checkpointPath) await saveCheckpoint(config.checkpointPath, snapshot());
+          if (config.checkpointPath) await pullWeights().then(() => saveCheckpoint(config.checkpointPath!, snapshot()));
           throw new TrainingCancelled();
         }
         group.push(batch);
@@ -403,12 +401,13 @@ export async function train(
       }
       if (group.length) {
         if (signal?.aborted) {
-          if (config.checkpointPath) await saveCheckpoint(config.checkpointPath, snapshot());
+          if (config.checkpointPath) await pullWeights().then(() => saveCheckpoint(config.checkpointPath!, snapshot()));
           throw new TrainingCancelled();
         }
         await runGroup(group);
       }
 
+      await pullWeights();
       weights = new Map([...params].map(([k, t]) => [k, Float32Array.from(t.data as Float32Array)]));
       const metrics = await evaluate((feeds) => sessions.run('eval', feeds, globalStep, onFallback), inputName, student.graph.outputs[0]!.name, weights, { params: slots, extraParams: step.extraParams }, data.validation, data.teacherValidation, classes);
       const record: EpochRecord = {
