@@ -2,7 +2,7 @@
 // (static int8, first conv float), per node type, at a given batch and thread count, after ORT's
 // graph optimizations (the node names and types are those of the optimized graph it runs).
 // Usage: npx tsx bench/quant-profile.ts [--batch 64] [--threads 2] [--runs 200] [--top 15]
-import { readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -17,16 +17,17 @@ const [B, threads, runs] = [Number(values.batch), Number(values.threads), Number
 const teacher = await loadModel('resources/sample-teacher/fashion-cnn.onnx');
 const data = await loadDataForModel(teacher, 'resources/sample-data/fashion-mnist-small', { limit: 1000 });
 const model = (await quantizeStatic(teacher, calibrationBatches(headOf(data.train, 512), 64), { firstConvFloat: true })).model;
-const prefix = join(tmpdir(), `quant-profile-${process.pid}`);
-const session = await ort.InferenceSession.create(encodeModel(model), { intraOpNumThreads: threads, interOpNumThreads: 1, enableProfiling: true, profileFilePrefix: prefix });
+const prefix = `quant-profile-${process.pid}`;
+const session = await ort.InferenceSession.create(encodeModel(model), { intraOpNumThreads: threads, interOpNumThreads: 1, enableProfiling: true, profileFilePrefix: join(tmpdir(), prefix) });
 const input = session.inputNames[0]!;
 const x = new ort.Tensor('float32', new Float32Array(B * 784).map((_, i) => (i % 255) / 255), [B, 1, 28, 28]);
 for (let i = 0; i < 20; i++) await session.run({ [input]: x });
 const t0 = performance.now();
 for (let i = 0; i < runs; i++) await session.run({ [input]: x });
 const wall = (performance.now() - t0) / runs;
-const file = session.endProfiling();
+session.endProfiling();
 await session.release();
+const file = join(tmpdir(), readdirSync(tmpdir()).filter((f) => f.startsWith(prefix) && f.endsWith('.json')).sort().pop()!);
 const events = JSON.parse(readFileSync(file, 'utf8')) as Array<{ cat: string; name: string; dur: number; args?: { op_name?: string } }>;
 rmSync(file, { force: true });
 const byOp = new Map<string, number>();
