@@ -31,6 +31,8 @@ interface MemParts {
   rssMb: number;
   heapTotalMb: number;
   externalMb: number;
+  newSpaceMb: number;
+  oldSpaceMb: number;
   rssAnonMb?: number;
   rssFileMb?: number;
 }
@@ -160,7 +162,7 @@ export async function runLoad({ minutes, parallel, warmupSeconds = 60, sampleMs 
     api: { calls: latencies.length, errors: apiErrors, p50Ms: median(latencies), p95Ms: pct(latencies, 0.95), maxMs: Math.max(...latencies) },
     // Each part first minute → last minute and its slope, so growth can be attributed.
     memory: Object.fromEntries(
-      (['heapMb', 'rssMb', 'heapTotalMb', 'externalMb', 'rssAnonMb', 'rssFileMb'] as const).map((part) => {
+      (['heapMb', 'rssMb', 'heapTotalMb', 'newSpaceMb', 'oldSpaceMb', 'externalMb', 'rssAnonMb', 'rssFileMb'] as const).map((part) => {
         const of = (ms: MemSample[]) => ms.map((m) => m[part] ?? NaN);
         return [part, { firstMinute: median(of(firstMin)), lastMinute: median(of(lastMin)), slopePerMinute: slopePerMinute(steady.map((m) => m.seconds), of(steady)) }];
       }),

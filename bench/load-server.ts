@@ -4,6 +4,7 @@
 // {type:'stop'} by closing everything.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { getHeapSpaceStatistics } from 'node:v8';
 import { startServer } from '../app/server/server.js';
 import { createServices } from '../app/services/index.js';
 
@@ -23,6 +24,7 @@ process.on('message', async (m: { type: string }) => {
       rssMb: mb(u.rss),
       heapTotalMb: mb(u.heapTotal),
       externalMb: mb(u.external),
+      ...spaceSizes(),
       ...rssParts(),
       subscribers: services.events.subscribers,
       gc: !!gc,
@@ -44,4 +46,10 @@ function rssParts(): { rssAnonMb?: number; rssFileMb?: number } {
   } catch {
     return {}; // not Linux
   }
+}
+
+/** Reserved size of V8's young generation (grows with the allocation rate, up to a cap) and old space. */
+function spaceSizes(): { newSpaceMb: number; oldSpaceMb: number } {
+  const size = (name: string) => (getHeapSpaceStatistics().find((s) => s.space_name === name)?.space_size ?? 0) / 2 ** 20;
+  return { newSpaceMb: size('new_space'), oldSpaceMb: size('old_space') };
 }

@@ -280,12 +280,13 @@ export interface DistillConfig {
   device?: DevicePreference;
   threads?: number;
   /**
-   * Data-parallel training threads (1..8, default 1; CPU only): each batch is split over this
-   * many 1-thread ONNX Runtime sessions. On 2 cores 2 trains cnn:8,16/32 1.09x (batch 64) to
-   * 1.28x (batch 128) faster but mlp:128 3x slower (docs/BENCHMARKS.md). With device 'auto' it
-   * trains on the CPU; a GPU device is refused.
+   * Data-parallel training threads (1..8, or 'auto', the default; CPU only): each batch is split
+   * over this many 1-thread ONNX Runtime sessions. 'auto' gives convolutional students on the CPU
+   * one thread per core (up to 4) and everything else one session: on 2 cores cnn:8,16/32 trains
+   * 1.6x faster per step, mlp:128 1.8x slower (docs/BENCHMARKS.md). A number above 1 with device
+   * 'auto' trains on the CPU; with a GPU device it is refused.
    */
-  workers?: number;
+  workers?: number | 'auto';
   tags?: string[];
 }
 

@@ -117,7 +117,7 @@ export const schemas = {
     limit: v.optional(int(1, 10_000_000)),
     device: v.optional(device),
     threads: v.optional(int(1, 256)),
-    workers: v.optional(int(1, 8)),
+    workers: v.optional(v.union([int(1, 8), v.literal('auto')])),
     tags: v.optional(tags),
   }),
   startQuantize: v.strictObject({

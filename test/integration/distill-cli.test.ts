@@ -1,6 +1,6 @@
 // `distillery distill` end to end: real teacher, real data, real training, JSON per the contract.
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadModel } from '../../app/engine/onnx/io.js';
@@ -87,9 +87,22 @@ describe('distillery distill', () => {
     }
   });
 
+  it("chooses the workers itself by default: threads for a CNN on this machine's cores, one session for an MLP", async () => {
+    const expected = Math.max(1, Math.min(availableParallelism(), 4));
+    const base = ['distill', '--teacher', SAMPLE_TEACHER, '--data', SAMPLE_DATA, '--epochs', '1', '--limit', '512', '--db', db, '--json'];
+    const cnn = await runCli([...base, '--student', 'cnn:4,8/16', '--out', join(dir, 'auto-cnn.onnx')]);
+    expect(cnn.code, cnn.stderr).toBe(0);
+    expect(JSON.parse(cnn.stdout).workers).toBe(expected);
+    if (expected > 1) expect(cnn.stderr).toMatch(new RegExp(`${expected} worker threads: a convolutional student on ${expected} CPU threads`));
+    const mlp = await runCli([...base, '--student', 'mlp:16', '--workers', 'auto', '--out', join(dir, 'auto-mlp.onnx')]);
+    expect(mlp.code, mlp.stderr).toBe(0);
+    expect(JSON.parse(mlp.stdout).workers).toBe(1);
+    expect(mlp.stderr).toMatch(/training in one session: the student has no convolution/);
+  });
+
   it('refuses --workers out of range, fractional, or on a GPU device, naming the fix', async () => {
     const base = ['distill', '--teacher', SAMPLE_TEACHER, '--data', SAMPLE_DATA, '--student', 'cnn:4,8/16', '--limit', '500', '--out', join(dir, 'x.onnx'), '--db', db];
-    for (const [value, why] of [['0', /'0' is out of range; use 1 to 8/], ['9', /'9' is out of range; use 1 to 8/], ['1.5', /'1\.5' is not a whole number/]] as const) {
+    for (const [value, why] of [['0', /'0' is out of range; use 1 to 8/], ['9', /'9' is out of range; use 1 to 8/], ['1.5', /'1\.5' is not 'auto' or a whole number from 1 to 8/], ['all', /'all' is not 'auto' or a whole number from 1 to 8/]] as const) {
       const bad = await runCli([...base, '--workers', value]);
       expect(bad.code).not.toBe(0);
       expect(bad.stderr).toMatch(why);

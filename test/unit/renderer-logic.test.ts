@@ -11,7 +11,7 @@ import { paretoFront, recommend, type ParetoPoint } from '../../renderer/src/lib
 import { validateCall } from '../../app/contract/schemas.js';
 import { blockerOf, distillConfig, nextStep, prevStep, proposePlan, quantizeConfig, studentParameters } from '../../renderer/src/lib/plan.js';
 import { escapeHtml, htmlReport, markdownReport } from '../../renderer/src/lib/report.js';
-import { deviceNote, layerRows, modelsOf, num, trainedOn } from '../../renderer/src/lib/results.js';
+import { deviceNote, layerRows, modelsOf, num, trainedOn, workersNote } from '../../renderer/src/lib/results.js';
 import { hrefOf, parseHash } from '../../renderer/src/lib/routes.js';
 import { recommendTeacher, runVerdict, scoringConfig, usableEnsembles, type Candidate } from '../../renderer/src/lib/teachers.js';
 import { PageCache, pagesFor } from '../../renderer/src/lib/virtual.js';
@@ -180,17 +180,23 @@ describe('compression wizard', () => {
     expect(quantizeConfig('/s.onnx', '/d', plan, { size: 'quarter', speed: 'any', maxDropPoints: 1 }, 'exp_1')).toMatchObject({ method: 'dynamic', maxAccuracyDrop: 1, parentId: 'exp_1' });
     expect(quantizeConfig('/s.onnx', '/d', { ...plan, quantize: 'none' }, { size: 'half', speed: 'any', maxDropPoints: 1 }, 'exp_1')).toBeNull();
   });
-  it('starts with one training worker and passes more to the distill config the contract accepts', () => {
+  it("starts with automatic training workers and passes the choice to the distill config the contract accepts", () => {
     const plan = proposePlan({ path: 't', parameters: 420_000, inputShape: [1, 28, 28], classes: 10 }, { size: 'quarter', speed: 'any', maxDropPoints: 1 });
     const ok = { teacher: 't', data: '/d', dataOk: true };
-    expect(plan.workers).toBe(1);
-    expect(distillConfig(['/t.onnx'], '/d', plan)).not.toHaveProperty('workers');
+    expect(plan.workers).toBe('auto');
+    expect(validateCall('startDistill', distillConfig(['/t.onnx'], '/d', plan)).workers).toBe('auto');
+    expect(distillConfig(['/t.onnx'], '/d', { ...plan, workers: 1 }).workers).toBe(1);
     const two = distillConfig(['/t.onnx'], '/d', { ...plan, workers: 2 });
     expect(two.workers).toBe(2);
     expect(validateCall('startDistill', two).workers).toBe(2);
     expect(blockerOf('plan', ok, { ...plan, workers: 2 })).toBeNull();
-    for (const workers of [0, 9, 1.5, NaN]) expect(blockerOf('plan', ok, { ...plan, workers })).toMatch(/workers must be a whole number from 1 to 8/);
+    expect(blockerOf('plan', ok, { ...plan, workers: 'auto', batchSize: 1 })).toBeNull();
+    for (const workers of [0, 9, 1.5, NaN]) expect(blockerOf('plan', ok, { ...plan, workers })).toMatch(/workers must be Automatic or a whole number from 1 to 8/);
     expect(blockerOf('plan', ok, { ...plan, workers: 4, batchSize: 2 })).toMatch(/cannot exceed the batch size/);
+    expect(() => validateCall('startDistill', { ...two, workers: 'all' as never })).toThrow(/workers/);
+    expect(workersNote({ workers: 2 })).toBe(', 2 worker threads');
+    expect(workersNote({ workers: 1 })).toBe('');
+    expect(workersNote({})).toBe('');
     expect(() => validateCall('startDistill', { ...two, workers: 9 })).toThrow(/workers/);
   });
 });

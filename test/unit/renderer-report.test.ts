@@ -164,9 +164,10 @@ describe('compression wizard draft', () => {
     const badAdv = parseDraft(JSON.stringify({ ...draft, advanced: { ...draft.advanced, epochs: null } }))!;
     expect(badAdv).toMatchObject({ step: 'goal', plan: null, advanced: null, dataPath: '/data/fashion' });
     expect(parseDraft(JSON.stringify({ ...draft, step: 'data', quick: 'yes', name: 3 }))).toMatchObject({ quick: true, name: '' });
-    // A draft saved before the workers field existed trains on one session; a bad value is refused.
+    // A draft saved before the workers field existed gets the default; a bad value is refused.
     const { workers: _w, ...older } = draft.advanced;
-    expect(parseDraft(JSON.stringify({ ...draft, advanced: older }))!.advanced!.workers).toBe(1);
+    expect(parseDraft(JSON.stringify({ ...draft, advanced: older }))!.advanced!.workers).toBe('auto');
+    expect(parseDraft(JSON.stringify({ ...draft, advanced: { ...draft.advanced, workers: 'auto' } }))!.advanced!.workers).toBe('auto');
     expect(parseDraft(JSON.stringify({ ...draft, advanced: { ...draft.advanced, workers: 2 } }))!.advanced!.workers).toBe(2);
     expect(parseDraft(JSON.stringify({ ...draft, advanced: { ...draft.advanced, workers: 'two' } }))!.advanced).toBeNull();
   });

@@ -156,7 +156,7 @@ describe.each(['cnn:8,16/32', 'mlp:64'])('data-parallel step %s against the sing
 describe('GradWorkers', () => {
   it('a thread that cannot open its sessions fails with a plain message', async () => {
     const junk = new Uint8Array([1, 2, 3]);
-    await expect(GradWorkers.start({ gradModels: [junk], applyModel: junk, params: [], lossOutputs: ['a', 'b', 'c'], applyFeeds: { lr: 'lr', bc1: 'bc1', bc2: 'bc2' } })).rejects.toThrow(
+    await expect(GradWorkers.start({ gradModels: [junk], applyModel: junk, params: [], groups: [], lossOutputs: ['a', 'b', 'c'], applyFeeds: { lr: 'lr', bc1: 'bc1', bc2: 'bc2' } })).rejects.toThrow(
       /training worker thread 1 could not start its ONNX Runtime sessions/,
     );
   });

@@ -17,12 +17,13 @@ import {
 import { decodeModelFile, saveModel } from '../onnx/io.js';
 import type { Model } from '../onnx/ir.js';
 import { encodeModel } from '../onnx/codec.js';
-import { createSession, DeviceLostError, type DeviceRequest } from '../runtime/index.js';
+import { createSession, DeviceLostError, plannedDevice, type DeviceRequest } from '../runtime/index.js';
 import type { DeviceLoss } from '../training/train-sessions.js';
 import { ensembleProbabilities, evaluateLogits } from '../training/metrics.js';
 import { train, type TrainConfig, type TrainEvent, type EpochRecord } from '../training/trainer.js';
 import { buildStudent, formatTemplate, parseTemplate, templateParameters } from './students.js';
 import { classifierInfo, teacherFeatures, teacherLogits, type TeacherInfo } from './teacher.js';
+import { chooseWorkers, type WorkersRequest } from './workers.js';
 import { augmentPreset, augmentSplit, type AugmentPreset } from '../data/augment.js';
 
 export interface DistillOptions {
@@ -42,8 +43,8 @@ export interface DistillOptions {
   alpha?: number;
   device?: DeviceRequest;
   threads?: number;
-  /** Data-parallel training threads, 1..8 (TrainConfig.workers); above 1 training runs on the CPU. */
-  workers?: number;
+  /** Data-parallel training threads, 1..8 (TrainConfig.workers; above 1 training runs on the CPU), or 'auto' (the default: chooseWorkers). */
+  workers?: WorkersRequest;
   out: string;
   cacheDir?: string;
   checkpointPath?: string;
@@ -138,7 +139,7 @@ export async function distill(o: DistillOptions, onEvent: (e: DistillEvent) => v
   if (cfg.alpha < 0 || cfg.alpha > 1) throw new Error(`--alpha must be between 0 and 1, got ${cfg.alpha}`);
   if (!(cfg.temperature > 0)) throw new Error(`--temperature must be positive, got ${cfg.temperature}`);
   if (o.teachers.length === 0 && cfg.alpha > 0) throw new Error('distillation needs a teacher (--teacher T.onnx), or use --alpha 0 to train on labels alone');
-  const workers = checkWorkers(cfg.workers ?? 1, cfg.device, o.featureMatch !== undefined);
+  const requested = checkWorkers(cfg.workers ?? 'auto', cfg.device, o.featureMatch !== undefined);
 
   onEvent({ kind: 'stage', stage: 'teacher', message: `loading ${o.teachers.length} teacher model(s)` });
   const teachers = await Promise.all(o.teachers.map(loadTeacher));
@@ -216,6 +217,10 @@ export async function distill(o: DistillOptions, onEvent: (e: DistillEvent) => v
   }
 
   onEvent({ kind: 'stage', stage: 'train', message: `training ${template ?? spec} for ${cfg.epochs} epochs` });
+  // 'auto' threads follow where 'auto' would train: the CPU when there is no usable GPU.
+  const plannedTrainDevice = requested === 'auto' && cfg.device === 'auto' ? await plannedDevice('auto') : cfg.device;
+  const { workers, reason } = chooseWorkers({ request: requested, student, device: plannedTrainDevice, threads: cfg.threads, batchSize: cfg.batchSize, featureMatch: o.featureMatch !== undefined });
+  if (reason) onEvent({ kind: 'info', message: reason });
   // Worker threads split batches over CPU cores, so 'auto' trains on the CPU (the teacher passes above may not).
   if (workers > 1 && (cfg.device ?? 'cpu') !== 'cpu') onEvent({ kind: 'info', message: `training on the CPU: ${workers} workers split each batch over CPU threads` });
   const trainConfig: TrainConfig = {
@@ -281,8 +286,9 @@ export async function distill(o: DistillOptions, onEvent: (e: DistillEvent) => v
 }
 
 /** The data-parallel worker count, or a plain error for values and combinations that cannot run. */
-function checkWorkers(workers: number, device: DeviceRequest | undefined, featureMatch: boolean): number {
-  if (!Number.isInteger(workers) || workers < 1 || workers > 8) throw new Error(`--workers must be a whole number from 1 to 8, got ${workers}`);
+function checkWorkers(workers: WorkersRequest, device: DeviceRequest | undefined, featureMatch: boolean): WorkersRequest {
+  if (workers === 'auto') return workers;
+  if (!Number.isInteger(workers) || workers < 1 || workers > 8) throw new Error(`--workers must be a whole number from 1 to 8 or 'auto', got ${workers}`);
   if (workers === 1) return 1;
   if (device !== undefined && device !== 'cpu' && device !== 'auto') {
     throw new Error(`--workers ${workers} trains on CPU threads only; use --device cpu (or auto), or --workers 1 to train on ${device}`);

@@ -7,9 +7,9 @@
 import * as ort from 'onnxruntime-node';
 import { encodeModel } from '../onnx/codec.js';
 import type { Model } from '../onnx/ir.js';
-import { GradWorkers, type GradFeeds, type GradRequest, type ReplicaParam, type StepHyper, type StepReply } from './grad-workers.js';
+import { GradWorkers, type GradFeeds, type GradRequest, type ReplicaGroup, type ReplicaParam, type StepHyper, type StepReply } from './grad-workers.js';
 import { probeShapes, shapeLookup } from './shape-probe.js';
-import { buildApplyStep, buildGradStep, type ApplyStepGraph, type GradStepGraph, type OptimizerConfig } from './train-step.js';
+import { buildApplyStep, buildFlatApplyStep, buildGradStep, type ApplyStepGraph, type GradStepGraph, type OptimizerConfig } from './train-step.js';
 
 export interface DataParallelOptions {
   student: Model;
@@ -65,22 +65,21 @@ export class DataParallel {
     }
     const grad = graphs.get(sizes[0]!)!;
     const apply = buildApplyStep({ student: o.student, params: o.trainable.map((name) => ({ name, dims: o.student.graph.initializers.find((t) => t.name === name)!.dims })), optimizer: o.optimizer, clipNorm: o.clipNorm });
-    const params: ReplicaParam[] = apply.params.map((p) => ({
-      name: p.name,
-      dims: p.dims,
-      size: p.dims.reduce((a, d) => a * d, 1),
-      gradOutput: grad.gradients.get(p.name)!,
-      gradInput: apply.gradInputs.get(p.name)!,
-      output: p.output,
-      state: p.state,
-    }));
+    // The threads update flat groups; `apply` names the weights and state for checkpoints.
+    const flat = buildFlatApplyStep({ student: o.student, params: apply.params, workers: sizes.length, optimizer: o.optimizer, clipNorm: o.clipNorm });
+    const slotOf = new Map(apply.params.map((p) => [p.name, p]));
+    const params: ReplicaParam[] = flat.groups.flatMap((g, group) =>
+      g.members.map((m) => ({ name: m.name, dims: m.dims, gradOutput: grad.gradients.get(m.name)!, group, offset: m.offset, size: m.size, state: slotOf.get(m.name)!.state.map((s) => s.input) })),
+    );
+    const groups: ReplicaGroup[] = flat.groups.map((g, i) => ({ input: g.name, dims: g.dims, size: g.dims.reduce((a, d) => a * d, 1), output: g.output, state: g.state, gradInputs: flat.gradInputs[i]! }));
     const bytes = new Map([...graphs].map(([size, g]) => [size, encodeModel(g.model)]));
     const pool = await GradWorkers.start({
       gradModels: sizes.map((s) => bytes.get(s)!),
-      applyModel: encodeModel(apply.model),
+      applyModel: encodeModel(flat.model),
       params,
+      groups,
       lossOutputs: [grad.outputs.loss, grad.outputs.lossKd, grad.outputs.lossCe],
-      applyFeeds: apply.feeds,
+      applyFeeds: flat.feeds,
     });
     return new DataParallel(apply, grad, sizes, pool, o);
   }

@@ -1,7 +1,8 @@
 // One data-parallel training thread (see grad-workers.ts): 1-thread ONNX Runtime sessions of the
-// gradient graph (its batch slice) and the apply graph (the whole update), its own copy of the
-// weights and optimizer state, and the shared-memory exchange with the other threads. Requests
-// are handled one at a time, in order.
+// gradient graph (its batch slice) and the flat apply graph (the whole update), its own copy of
+// the weights and optimizer state as flat groups (each weight fed to the gradient graph as a view
+// into its group, without copying), and the shared-memory exchange with the other threads.
+// Requests are handled one at a time, in order.
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { createSession } from '../runtime/index.js';
@@ -9,7 +10,9 @@ import { CONTROL, exchangeStride, transferables, type Arrays, type GradReply, ty
 
 const port = parentPort!;
 const init = workerData as GradWorkerData;
-const stride = exchangeStride(init.params);
+const stride = exchangeStride(init.groups);
+/** Where each group starts in a thread's exchange region. */
+const groupStart = init.groups.map((_, g) => init.groups.slice(0, g).reduce((s, x) => s + x.size, 0));
 const exchange = new Float32Array(init.exchange);
 const control = new Int32Array(init.control);
 const tensor = (data: Float32Array, dims: readonly number[]) => new ort.Tensor('float32', data, dims);
@@ -20,8 +23,9 @@ sessions.then(
   (err: unknown) => port.postMessage({ kind: 'error', message: String((err as Error)?.message ?? err) } satisfies GradReply),
 );
 
-/** This thread's weights and optimizer state, by apply-graph input name. */
-let live = new Map<string, ort.Tensor>();
+/** This thread's weights (one flat array per group) and optimizer state (by flat input name). */
+let weights: Float32Array[] = [];
+let state = new Map<string, ort.Tensor>();
 let parity = 0;
 let steps = 0;
 // Fault injection for tests: the second thread fails at this step, before the exchange.
@@ -46,52 +50,42 @@ async function step(req: Extract<GradRequest, { kind: 'step' }>): Promise<StepRe
   const [grad, apply] = await sessions;
   const feeds: Record<string, ort.Tensor> = {};
   for (const [name, { data, dims }] of Object.entries(req.feeds)) feeds[name] = tensor(data, dims);
-  for (const p of init.params) feeds[p.name] = live.get(p.name)!;
+  for (const p of init.params) feeds[p.name] = tensor(weights[p.group]!.subarray(p.offset, p.offset + p.size), p.dims);
   const out = await grad.session.run(feeds);
   if (++steps === failAt) throw new Error(`injected fault at step ${steps} (DISTILLERY_FAULT_GRAD_THREAD_FAIL_AT)`);
 
-  // Alternate halves: a fast thread writing the next step cannot overwrite what a slow one still sums.
+  // Alternate halves: a fast thread writing the next step cannot overwrite what a slow one still reads.
   const half = parity * init.count * stride;
   parity ^= 1;
   const mine = half + init.index * stride;
-  let at = mine;
-  for (const p of init.params) {
-    exchange.set(out[p.gradOutput]!.data as Float32Array, at);
-    at += p.size;
-  }
-  init.lossOutputs.forEach((name, k) => (exchange[at + k] = (out[name]!.data as Float32Array)[0]!));
+  for (const p of init.params) exchange.set(out[p.gradOutput]!.data as Float32Array, mine + groupStart[p.group]! + p.offset);
+  init.lossOutputs.forEach((name, k) => (exchange[mine + stride - 3 + k] = (out[name]!.data as Float32Array)[0]!));
   barrier();
 
-  // Summed in thread order by every thread: identical sums, so identical updates.
-  const applyFeeds: Record<string, ort.Tensor> = {
-    [init.applyFeeds.lr]: tensor(Float32Array.of(req.hyper.lr), []),
-    [init.applyFeeds.bc1]: tensor(Float32Array.of(req.hyper.bc1), []),
-    [init.applyFeeds.bc2]: tensor(Float32Array.of(req.hyper.bc2), []),
-  };
-  let offset = 0;
-  for (const p of init.params) {
-    const sum = exchange.slice(half + offset, half + offset + p.size);
-    for (let w = 1; w < init.count; w++) {
-      const from = half + w * stride + offset;
-      for (let i = 0; i < p.size; i++) sum[i]! += exchange[from + i]!;
-    }
-    applyFeeds[p.gradInput] = tensor(sum, p.dims);
-    offset += p.size;
-  }
+  // Every thread feeds the same gradients to the same graph (summed there in thread order): identical updates.
   const losses = [0, 0, 0];
-  for (let w = 0; w < init.count; w++) for (let k = 0; k < 3; k++) losses[k]! += exchange[half + w * stride + offset + k]!;
+  for (let w = 0; w < init.count; w++) for (let k = 0; k < 3; k++) losses[k]! += exchange[half + (w + 1) * stride - 3 + k]!;
   const [loss, lossKd, lossCe] = losses as [number, number, number];
   // A non-finite loss leaves the weights as they were (the last good ones), in every thread.
   const applied = Number.isFinite(loss);
   if (applied) {
-    for (const [name, t] of live) applyFeeds[name] = t;
+    const applyFeeds: Record<string, ort.Tensor> = {
+      [init.applyFeeds.lr]: tensor(Float32Array.of(req.hyper.lr), []),
+      [init.applyFeeds.bc1]: tensor(Float32Array.of(req.hyper.bc1), []),
+      [init.applyFeeds.bc2]: tensor(Float32Array.of(req.hyper.bc2), []),
+    };
+    init.groups.forEach((g, i) => {
+      applyFeeds[g.input] = tensor(weights[i]!, g.dims);
+      // Copied out of shared memory: ONNX Runtime does not take SharedArrayBuffer tensors.
+      g.gradInputs.forEach((input, w) => {
+        const at = half + w * stride + groupStart[i]!;
+        applyFeeds[input] = tensor(exchange.slice(at, at + g.size), g.dims);
+      });
+    });
+    for (const [name, t] of state) applyFeeds[name] = t;
     const next = await apply.session.run(applyFeeds);
-    const updated = new Map<string, ort.Tensor>();
-    for (const p of init.params) {
-      updated.set(p.name, next[p.output]!);
-      for (const s of p.state) updated.set(s.input, next[s.output]!);
-    }
-    live = updated;
+    weights = init.groups.map((g) => next[g.output]!.data as Float32Array);
+    for (const g of init.groups) for (const s of g.state) state.set(s.input, next[s.output]!);
   }
   return { kind: 'stepped', loss, lossKd, lossCe, applied };
 }
@@ -99,15 +93,20 @@ async function step(req: Extract<GradRequest, { kind: 'step' }>): Promise<StepRe
 function handle(req: GradRequest): Promise<GradReply> | GradReply {
   if (req.kind === 'step') return step(req);
   if (req.kind === 'load') {
-    live = new Map();
+    weights = init.groups.map((g) => new Float32Array(g.size));
+    state = new Map(init.groups.flatMap((g) => g.state.map((s) => [s.input, tensor(new Float32Array(g.size), g.dims)] as const)));
     for (const p of init.params) {
-      live.set(p.name, tensor(req.weights[p.name]!, p.dims));
-      for (const s of p.state) live.set(s.input, tensor(req.state[s.input]!, p.dims));
+      weights[p.group]!.set(req.weights[p.name]!, p.offset);
+      p.state.forEach((name, k) => (state.get(init.groups[p.group]!.state[k]!.input)!.data as Float32Array).set(req.state[name]!, p.offset));
     }
     return { kind: 'loaded' };
   }
-  const copy = (names: string[]): Arrays => Object.fromEntries(names.map((n) => [n, Float32Array.from(live.get(n)!.data as Float32Array)]));
-  return { kind: 'snapshot', weights: copy(init.params.map((p) => p.name)), state: copy(init.params.flatMap((p) => p.state.map((s) => s.input))) };
+  const snapshot: Extract<GradReply, { kind: 'snapshot' }> = { kind: 'snapshot', weights: {}, state: {} };
+  for (const p of init.params) {
+    snapshot.weights[p.name] = weights[p.group]!.slice(p.offset, p.offset + p.size);
+    p.state.forEach((name, k) => (snapshot.state[name] = (state.get(init.groups[p.group]!.state[k]!.input)!.data as Float32Array).slice(p.offset, p.offset + p.size)));
+  }
+  return snapshot;
 }
 
 let queue: Promise<void> = Promise.resolve();

@@ -10,16 +10,28 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 
-/** One trained tensor as the worker sees it: its apply-graph names and gradient output. */
+/** One trained tensor as the threads see it: its gradient output and place in a flat group. */
 export interface ReplicaParam {
   name: string;
   dims: number[];
-  size: number;
-  /** Gradient output of the gradient graph and the matching input of the apply graph. */
+  /** Gradient output of the gradient graph. */
   gradOutput: string;
-  gradInput: string;
+  group: number;
+  offset: number;
+  size: number;
+  /** Its optimizer-state names outside the threads (checkpoints), one per group state. */
+  state: string[];
+}
+
+/** A flat group of the apply graph (buildFlatApplyStep). */
+export interface ReplicaGroup {
+  input: string;
+  dims: number[];
+  size: number;
   output: string;
   state: { input: string; output: string }[];
+  /** One gradient input per thread, summed in this order. */
+  gradInputs: string[];
 }
 
 export interface GradWorkerData {
@@ -28,9 +40,10 @@ export interface GradWorkerData {
   gradModel: Uint8Array;
   applyModel: Uint8Array;
   params: ReplicaParam[];
+  groups: ReplicaGroup[];
   lossOutputs: [loss: string, lossKd: string, lossCe: string];
   applyFeeds: { lr: string; bc1: string; bc2: string };
-  /** Float32 gradients + 3 loss parts per thread, twice (alternate steps). */
+  /** Float32 gradients (groups back to back) + 3 loss parts per thread, twice (alternate steps). */
   exchange: SharedArrayBuffer;
   /** Int32 [arrived, generation, aborted]: the barrier between writing and summing. */
   control: SharedArrayBuffer;
@@ -65,9 +78,9 @@ export type GradReply =
 
 export const CONTROL = { arrived: 0, generation: 1, aborted: 2 } as const;
 
-/** Floats each thread writes per step: every gradient, then loss, KD and CE parts. */
-export function exchangeStride(params: ReplicaParam[]): number {
-  return params.reduce((s, p) => s + p.size, 0) + 3;
+/** Floats each thread writes per step: every group's gradient, then loss, KD and CE parts. */
+export function exchangeStride(groups: ReplicaGroup[]): number {
+  return groups.reduce((s, g) => s + g.size, 0) + 3;
 }
 
 export class GradWorkerError extends Error {}
@@ -100,13 +113,13 @@ export class GradWorkers {
   ) {}
 
   /** One thread per gradient model (slices may differ in size, so each has its own graph). */
-  static async start(o: { gradModels: Uint8Array[]; applyModel: Uint8Array; params: ReplicaParam[]; lossOutputs: GradWorkerData['lossOutputs']; applyFeeds: GradWorkerData['applyFeeds'] }): Promise<GradWorkers> {
+  static async start(o: Omit<GradWorkerData, 'index' | 'count' | 'gradModel' | 'exchange' | 'control'> & { gradModels: Uint8Array[] }): Promise<GradWorkers> {
     const entry = workerEntry();
     const count = o.gradModels.length;
-    const exchange = new SharedArrayBuffer(2 * count * exchangeStride(o.params) * 4);
+    const exchange = new SharedArrayBuffer(2 * count * exchangeStride(o.groups) * 4);
     const control = new SharedArrayBuffer(3 * 4);
     const slots: Slot[] = o.gradModels.map((gradModel, index) => {
-      const workerData: GradWorkerData = { index, count, gradModel, applyModel: o.applyModel, params: o.params, lossOutputs: o.lossOutputs, applyFeeds: o.applyFeeds, exchange, control };
+      const workerData: GradWorkerData = { index, count, gradModel, applyModel: o.applyModel, params: o.params, groups: o.groups, lossOutputs: o.lossOutputs, applyFeeds: o.applyFeeds, exchange, control };
       return { worker: new Worker(entry, { workerData }), pending: [] };
     });
     const pool = new GradWorkers(slots, new Int32Array(control));

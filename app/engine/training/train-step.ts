@@ -192,6 +192,63 @@ export function buildApplyStep(o: { student: Model; params: Array<{ name: string
   return { model, params, gradInputs, feeds: { lr, bc1, bc2 }, outputs: { gradNorm } };
 }
 
+/**
+ * The update of data-parallel threads over flat tensors: every weight with weight decay
+ * concatenated into one [1, P] group and every other weight into one [P] group, so the update is
+ * a few large element-wise ops instead of a dozen per weight. Each thread's gradient of a group
+ * is an input ('grad/<group>/<thread>'), summed in thread order in the graph. Per element the math
+ * is buildApplyStep's (the same appendUpdate); only the global norm's summation order differs.
+ */
+export interface FlatApplyGraph {
+  model: Model;
+  /** The groups that have weights, in order 'decay' then 'other'; each lists its members in order. */
+  groups: Array<ParamSlot & { members: Array<{ name: string; dims: number[]; offset: number; size: number }> }>;
+  /** gradInputs[g][w]: thread w's gradient of groups[g]. */
+  gradInputs: string[][];
+  feeds: { lr: string; bc1: string; bc2: string };
+}
+
+/** appendUpdate's rule: no weight decay on biases and norm scales (1-D tensors). */
+const takesDecay = (dims: number[]) => dims.length > 1;
+
+export function buildFlatApplyStep(o: { student: Model; params: Array<{ name: string; dims: number[] }>; workers: number; optimizer?: OptimizerConfig; clipNorm?: number }): FlatApplyGraph {
+  const base = cloneModel(o.student);
+  const model: Model = { ...base, graph: { ...base.graph, name: 'flat_apply_step', nodes: [], initializers: [], sparseInitializers: [], inputs: [], outputs: [], valueInfo: [], quantizationAnnotation: [] } };
+  const b = new GraphBuilder(model.graph, 'flat/');
+  const split = [
+    { name: 'flat/decay', members: o.params.filter((p) => takesDecay(p.dims)), dims: (n: number) => [1, n] },
+    { name: 'flat/other', members: o.params.filter((p) => !takesDecay(p.dims)), dims: (n: number) => [n] },
+  ].filter((g) => g.members.length > 0);
+  const trained: Tensor[] = [];
+  const gradInputs: string[][] = [];
+  const sums = new Map<string, string>();
+  const layout = split.map((g) => {
+    let offset = 0;
+    const members = g.members.map((p) => {
+      const size = p.dims.reduce((a, d) => a * d, 1);
+      offset += size;
+      return { name: p.name, dims: p.dims, offset: offset - size, size };
+    });
+    const dims = g.dims(offset);
+    b.input(g.name, DataType.FLOAT, dims);
+    trained.push({ name: g.name, dataType: DataType.FLOAT, dims, data: { kind: 'raw', bytes: new Uint8Array(0) } });
+    const inputs = Array.from({ length: o.workers }, (_, w) => b.input(`grad/${g.name}/${w}`, DataType.FLOAT, dims));
+    gradInputs.push(inputs);
+    sums.set(g.name, inputs.length === 1 ? inputs[0]! : b.op('Sum', inputs));
+    return members;
+  });
+  const lr = b.input('lr', DataType.FLOAT, []);
+  const bc1 = b.input('bc1', DataType.FLOAT, []);
+  const bc2 = b.input('bc2', DataType.FLOAT, []);
+  const names = trained.map((t) => t.name);
+  const { params } = appendUpdate(b, trained, (name) => sums.get(name)!, names, o.optimizer ?? defaultAdamW, o.clipNorm, { lr, bc1, bc2 });
+  for (const p of params) {
+    b.output(p.output, DataType.FLOAT, p.dims);
+    for (const s of p.state) b.output(s.output, DataType.FLOAT, p.dims);
+  }
+  return { model, groups: params.map((p, g) => ({ ...p, members: layout[g]! })), gradInputs, feeds: { lr, bc1, bc2 } };
+}
+
 interface LossAndGradients {
   model: Model;
   b: GraphBuilder;
@@ -375,8 +432,7 @@ function appendUpdate(
   for (const t of trained) {
     let grad = gradOf(t.name);
     if (coef) grad = b.op('Mul', [grad, coef]);
-    // No weight decay on biases and norm scales (1-D tensors), as is standard.
-    const decay = t.dims.length > 1 && opt.weightDecay > 0;
+    const decay = takesDecay(t.dims) && opt.weightDecay > 0;
     let p = t.name;
     if (decay) p = b.op('Sub', [p, b.op('Mul', [b.op('Mul', [lr, b.constFloat('wd', [opt.weightDecay])]), p])]);
     const state: ParamSlot['state'] = [];

@@ -42,8 +42,8 @@ export interface Advanced {
   /** Samples per split, for a quick trial; null = all. */
   limit: number | null;
   seed: number;
-  /** Data-parallel training threads (1 = one session); 2 pays off for CNN students on 2+ cores. */
-  workers: number;
+  /** Data-parallel training threads, or 'auto' (one per core for convolutional students). */
+  workers: number | 'auto';
 }
 
 export interface TeacherFacts {
@@ -98,7 +98,7 @@ export const DEFAULTS: Omit<Advanced, 'student' | 'quantize'> = {
   calibrationMethod: 'minmax',
   limit: null,
   seed: 42,
-  workers: 1,
+  workers: 'auto',
 };
 
 export function proposePlan(teacher: TeacherFacts, goal: Goal): Plan {
@@ -150,8 +150,9 @@ export function blockerOf(step: WizardStep, draft: DraftData, advanced?: Advance
     if (!(advanced.batchSize >= 1 && Number.isInteger(advanced.batchSize))) return 'The batch size must be a whole number of at least 1.';
     if (!(advanced.temperature > 0 && advanced.temperature <= 100)) return 'The temperature must be above 0 and at most 100.';
     if (!(advanced.alpha >= 0 && advanced.alpha <= 1)) return 'Alpha must be between 0 and 1.';
-    if (!(advanced.workers >= 1 && advanced.workers <= 8 && Number.isInteger(advanced.workers))) return 'Parallel training workers must be a whole number from 1 to 8.';
-    if (advanced.workers > advanced.batchSize) return 'Parallel training workers cannot exceed the batch size.';
+    const w = advanced.workers;
+    if (w !== 'auto' && !(w >= 1 && w <= 8 && Number.isInteger(w))) return 'Parallel training workers must be Automatic or a whole number from 1 to 8.';
+    if (w !== 'auto' && w > advanced.batchSize) return 'Parallel training workers cannot exceed the batch size.';
     if (!/^(mlp|cnn):[0-9,/]+$/i.test(advanced.student) && !advanced.student.startsWith('/')) return 'The student must be a template such as cnn:8,16/32 or mlp:64.';
   }
   return null;
@@ -180,7 +181,7 @@ export function distillConfig(teachers: string[], data: string, plan: Advanced, 
     seed: plan.seed,
   };
   if (plan.limit != null) c.limit = plan.limit;
-  if (plan.workers > 1) c.workers = plan.workers;
+  c.workers = plan.workers;
   if (name) c.name = name;
   return c;
 }

@@ -215,6 +215,12 @@ export function trainedOn(summary: unknown): string | null {
   return str(summary, 'trainedOn', 'device');
 }
 
+/** ', 2 worker threads' for a data-parallel run (summary.workers > 1), else ''. */
+export function workersNote(summary: unknown): string {
+  const n = num(summary, 'workers');
+  return n !== null && n > 1 ? `, ${n} worker threads` : '';
+}
+
 /**
  * One sentence when a run did not run where it was asked to: the GPU stopped responding mid-run
  * (summary.deviceLoss), or the device could not start (summary.fallbackReason). Null otherwise.

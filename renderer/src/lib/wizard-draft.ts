@@ -39,7 +39,7 @@ function validAdvanced(v: unknown): boolean {
   return (
     isObj(v) && isStr(v.student) && isNum(v.epochs) && isNum(v.lr) && isNum(v.batchSize) && isNum(v.temperature) && isNum(v.alpha) &&
     isStr(v.quantize) && isStr(v.calibrationMethod) && (v.limit === null || isNum(v.limit)) && isNum(v.seed) &&
-    (v.workers === undefined || isNum(v.workers))
+    (v.workers === undefined || v.workers === 'auto' || isNum(v.workers))
   );
 }
 
@@ -55,8 +55,8 @@ export function parseDraft(raw: string | null): WizardDraft | null {
   if (!isObj(v)) return null;
   const goal = validGoal(v.goal);
   if (!goal || !WIZARD_STEPS.includes(v.step as WizardStep) || !isStr(v.dataPath)) return null;
-  // Drafts saved before the workers field existed train on one session.
-  const advanced = validAdvanced(v.advanced) ? ({ workers: 1, ...(v.advanced as object) } as Advanced) : null;
+  // Drafts saved before the workers field existed get the default.
+  const advanced = validAdvanced(v.advanced) ? ({ workers: 'auto', ...(v.advanced as object) } as Advanced) : null;
   const plan = validAdvanced(v.plan) && isObj(v.plan) && Array.isArray(v.plan.explanation) ? (v.plan as unknown as Plan) : null;
   let step = v.step as WizardStep;
   if ((step === 'plan' || step === 'review') && (!plan || !advanced)) step = 'goal';
