@@ -23,6 +23,8 @@ export interface LoadOptions {
   sampleMs?: number;
   /** Small jobs (a tiny student, fewer images): the CI variant. */
   light?: boolean;
+  /** Idle seconds after the last job before the final memory reading (default 10). */
+  idleSeconds?: number;
 }
 
 /** What the server process reports about its memory (MB); the rss* parts only on Linux. */
@@ -41,7 +43,7 @@ export interface MemSample extends MemParts {
   seconds: number;
 }
 
-export async function runLoad({ minutes, parallel, warmupSeconds = 60, sampleMs = 5_000, light = false }: LoadOptions) {
+export async function runLoad({ minutes, parallel, warmupSeconds = 60, sampleMs = 5_000, light = false, idleSeconds = 10 }: LoadOptions) {
   const dir = mkdtempSync(join(tmpdir(), 'distillery-load-'));
   const serverProcess = startServerProcess(dir, parallel);
   const ready = (await serverProcess.next('ready')) as { url: string; token: string; subscribers: number };
@@ -132,6 +134,9 @@ export async function runLoad({ minutes, parallel, warmupSeconds = 60, sampleMs 
   clearInterval(sampler);
   clearInterval(poller);
   await Promise.all([...polls]);
+  // The server idle again: V8 shrinks its young generation back, so RSS shows what stayed.
+  await new Promise((r) => setTimeout(r, idleSeconds * 1000));
+  const { subscribers: _s, ...afterLoad } = await serverProcess.memory();
 
   function slopePerMinute(xs: number[], ys: number[]): number {
     const n = xs.length;
@@ -167,6 +172,13 @@ export async function runLoad({ minutes, parallel, warmupSeconds = 60, sampleMs 
         return [part, { firstMinute: median(of(firstMin)), lastMinute: median(of(lastMin)), slopePerMinute: slopePerMinute(steady.map((m) => m.seconds), of(steady)) }];
       }),
     ),
+    /** RSS without V8's young generation, which grows with the allocation rate up to a fixed cap (16 MB semi-spaces). */
+    rssLessYoungGenerationMb: ((of: (m: MemSample) => number) => ({
+      firstMinute: median(firstMin.map(of)),
+      lastMinute: median(lastMin.map(of)),
+      slopePerMinute: slopePerMinute(steady.map((m) => m.seconds), steady.map(of)),
+    }))((m) => m.rssMb - m.newSpaceMb),
+    afterLoad: { idleSeconds, ...afterLoad },
     samples: memory,
   };
   stream.close();

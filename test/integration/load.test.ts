@@ -6,7 +6,7 @@ import { runLoad } from '../../bench/load-run.js';
 
 describe('load: 4 jobs and a streaming UI client', () => {
   it('finishes every job and delivers every event through the WebSocket', async () => {
-    const r = await runLoad({ minutes: 0.1, parallel: 4, warmupSeconds: 0, sampleMs: 2_000, light: true });
+    const r = await runLoad({ minutes: 0.1, parallel: 4, warmupSeconds: 0, sampleMs: 2_000, light: true, idleSeconds: 1 });
     const total = Object.values(r.jobsFinished).reduce((a, b) => a + b, 0);
     expect(total).toBeGreaterThanOrEqual(4);
     expect(Object.keys(r.jobsFinished).every((k) => k.endsWith(':succeeded')), JSON.stringify(r.jobsFinished)).toBe(true);
@@ -16,5 +16,6 @@ describe('load: 4 jobs and a streaming UI client', () => {
     expect(r.experimentsInHistory).toBe(total);
     expect(r.api.errors).toBe(0);
     expect(r.subscribersAfter).toBe(r.subscribersBefore);
+    expect(r.afterLoad.rssMb).toBeGreaterThan(0);
   }, 240_000);
 });
