@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { attrInt } from '../../app/engine/onnx/attributes.js';
 import { GraphBuilder } from '../../app/engine/onnx/graph.js';
 import { DataType, emptyModel, type Model, type Tensor } from '../../app/engine/onnx/ir.js';
+import { inferShapes } from '../../app/engine/onnx/shape-inference.js';
 import { floatData, floatToHalf, halfToFloat, rawBytes } from '../../app/engine/onnx/tensor.js';
 import { toHalfClamped } from '../../app/engine/quantize/fp16.js';
 import {
@@ -179,6 +180,8 @@ describe('int4 embedding (GatherBlockQuantized)', () => {
       else expect([zp!.dataType, ...zp!.dims]).toEqual([DataType.UINT8, V, 2]);
       // float16 scales: the op yields float16 rows, one Cast to float32 after it.
       expect(q.graph.nodes.filter((n) => n.opType === 'Cast' && n.inputs[0] === g.outputs[0])).toHaveLength(tiny ? 0 : 1);
+      // Our shape inference knows the op: [N, T] ids → [N, T, D] rows in the scales' type.
+      expect(inferShapes(q).types.get(g.outputs[0]!)).toEqual({ elemType: tiny ? DataType.FLOAT : DataType.FLOAT16, shape: ['N', T, D] });
       const unpacked = tiny
         ? unpackRows(q, (t, i) => floatData(t)[i]!, false)
         : unpackRows(q, (t, i) => halfToFloat(new Uint16Array(rawBytes(t).slice().buffer)[i]!), true);

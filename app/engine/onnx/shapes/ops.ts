@@ -1299,6 +1299,20 @@ M.set('MatMulNBits', (c) => {
   }
   c.out(0, c.elem(0), a ? [...a.slice(0, -1), n ?? null] : null);
 });
+// Block-quantized lookup: data [..] packed along quantize_axis (uint8 holds 8/bits values per
+// byte), gathered on gather_axis; the rows come out in the scales' type.
+M.set('GatherBlockQuantized', (c) => {
+  const data = c.shape(0);
+  const ids = c.shape(1);
+  if (!data || !ids) return c.out(0, c.elem(2), null);
+  const gatherAxis = normAxis(attrInt(c.node, 'gather_axis', 0), data.length, c.fail);
+  const quantizeAxis = normAxis(attrInt(c.node, 'quantize_axis', 1), data.length, c.fail);
+  const bits = attrInt(c.node, 'bits', 4);
+  if (bits !== 4 && bits !== 8) c.fail(`bits must be 4 or 8, got ${bits}`);
+  const perByte = c.elem(0) === DataType.UINT8 ? 8 / bits : 1;
+  const unpacked = data.map((d, i) => (i === quantizeAxis && typeof d === 'number' ? d * perByte : i === quantizeAxis ? null : d));
+  c.out(0, c.elem(2), [...unpacked.slice(0, gatherAxis), ...ids, ...unpacked.slice(gatherAxis + 1)]);
+});
 for (const op of ['Gelu', 'FastGelu', 'BiasGelu', 'QuickGelu', 'BiasAdd', 'QLinearSigmoid', 'QLinearLeakyRelu']) M.set(op, (c) => same(c));
 M.set('FusedMatMul', (c) => {
   const t = (s: Dim[] | null, tr: boolean) => (s && tr && s.length >= 2 ? [...s.slice(0, -2), s[s.length - 1]!, s[s.length - 2]!] : s);
