@@ -4,9 +4,10 @@
 //                the first 512 training images; PyTorch static int8, onednn engine.
 //   transformer: bench/transformer-model.ts (21M parameters, random weights, 32 tokens);
 //                PyTorch dynamic int8 on nn.Linear.
-// Latency: median ms, one session at a time, spinning off, models interleaved for 2 rounds (best
-// median kept), for each intra-op thread count asked. Usage:
-//   npx tsx bench/quant-vs-torch.ts [cnn|transformer|all] [--threads 1,2] [--seconds 0.6]
+// Latency: median ms, one session at a time, spinning off (--spinning: on, ORT's own default; one
+// session at a time, so no session's idle threads slow another), models interleaved for 2 rounds
+// (best median kept), for each intra-op thread count asked. Usage:
+//   npx tsx bench/quant-vs-torch.ts [cnn|transformer|all] [--threads 1,2] [--seconds 0.6] [--spinning]
 // (The size/accuracy curve of mixed precision, and the distilled student: bench/quant-curve.ts.)
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -29,7 +30,7 @@ import {
 import { calibrationBatches, compareLogits, headOf, loadDataForModel, modelLogits, quickLatency, sliceOf, type EvalSet } from '../app/engine/quantize/evaluate.js';
 import { buildTransformer, exportWeights, parameterCount, randomTokens, transformerDefaults } from './transformer-model.js';
 
-const { values: flags, positionals } = parseArgs({ allowPositionals: true, options: { threads: { type: 'string', default: '1,2' }, seconds: { type: 'string' } } });
+const { values: flags, positionals } = parseArgs({ allowPositionals: true, options: { threads: { type: 'string', default: '1,2' }, seconds: { type: 'string' }, spinning: { type: 'boolean', default: false } } });
 const part = positionals[0] ?? 'all';
 const seconds = Number(flags.seconds ?? positionals[1] ?? 0.6);
 const threadCounts = flags.threads.split(',').map(Number);
@@ -60,7 +61,7 @@ async function latencies(variants: Variant[], set: EvalSet | { feeds: (b: number
     for (const v of variants) {
       let m: Record<number, number>;
       if ('feeds' in set) m = await tokenLatency(v, set.feeds, batches, threads);
-      else m = await quickLatency(v.model, set, batches, { threads, seconds });
+      else m = await quickLatency(v.model, set, batches, { threads, seconds, spinning: flags.spinning });
       const prev = res.get(v.label);
       res.set(v.label, prev ? Object.fromEntries(batches.map((b) => [b, Math.min(prev[b]!, m[b]!)])) : m);
     }
@@ -72,7 +73,7 @@ async function tokenLatency(v: Variant, feeds: (b: number) => Record<string, ort
   const s = await ort.InferenceSession.create(encodeModel(v.model), {
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
-    extra: { session: { 'intra_op.allow_spinning': '0' } },
+    extra: { session: { 'intra_op.allow_spinning': flags.spinning ? '1' : '0' } },
   });
   const out: Record<number, number> = {};
   for (const b of batches) {
@@ -146,7 +147,7 @@ async function cnn(): Promise<void> {
     const torch = torchRef('cnn', base, threads, [1, 64]);
     const tq = { fp32: npy(`${OUT}/torch-cnn-fp32.npy`), int8: npy(`${OUT}/torch-cnn-int8.npy`) };
     const f = ours.get('fp32')!;
-    console.log(`\n### CNN, ${threads} thread(s) (ORT ${ort.env.versions.common}; PyTorch ${torch.torch}, engine ${torch.engine})`);
+    console.log(`\n### CNN, ${threads} thread(s), ORT spinning ${flags.spinning ? 'on' : 'off'} (ORT ${ort.env.versions.common}; PyTorch ${torch.torch}, engine ${torch.engine})`);
     console.log('| variant | size ratio | test acc. | drop (pts) | agreement | b1 ms | b32 ms | b64 ms | speed-up vs fp32 b1 / b32 / b64 |');
     console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const v of variants) {
@@ -207,7 +208,7 @@ async function transformer(): Promise<void> {
     const torch = torchRef('transformer', base, threads, batches);
     const tq = { fp32: npy(`${OUT}/torch-transformer-fp32.npy`), int8: npy(`${OUT}/torch-transformer-int8.npy`) };
     const f = ours.get('fp32')!;
-    console.log(`\n### Transformer, ${threads} thread(s) (PyTorch ${torch.torch}, engine ${torch.engine})`);
+    console.log(`\n### Transformer, ${threads} thread(s), ORT spinning ${flags.spinning ? 'on' : 'off'} (PyTorch ${torch.torch}, engine ${torch.engine})`);
     console.log('| variant | size ratio | agreement with fp32 | logits SQNR dB | b1 ms | b64 ms | speed-up vs our fp32 b1 / b64 |');
     console.log('|---|---:|---:|---:|---:|---:|---:|');
     for (const v of variants) {

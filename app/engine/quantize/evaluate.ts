@@ -116,6 +116,8 @@ export interface QuickLatencyOptions {
   /** Timed runs (default: as many as fit in `seconds`, at least 10). */
   seconds?: number;
   warmup?: number;
+  /** Let idle intra-op threads spin (ORT's own default; off by default here: see SessionSettings.spinning). */
+  spinning?: boolean;
 }
 
 function median(v: number[]): number {
@@ -133,7 +135,7 @@ export async function quickLatency(model: Model | Uint8Array, set: EvalSet, batc
   const { session } = await createSession(bytes, {
     device: 'cpu',
     threads: options.threads ?? 1,
-    spinning: false,
+    spinning: options.spinning ?? false,
   });
   const size = sampleSize(set.sampleShape);
   const out: Record<number, number> = {};
