@@ -6,7 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { createSession } from '../runtime/index.js';
-import { CONTROL, exchangeStride, transferables, type Arrays, type GradReply, type GradRequest, type GradWorkerData, type StepReply } from './grad-workers.js';
+import { CONTROL, exchangeStride, transferables, type GradReply, type GradRequest, type GradWorkerData, type StepReply } from './grad-workers.js';
 
 const port = parentPort!;
 const init = workerData as GradWorkerData;
