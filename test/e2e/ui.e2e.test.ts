@@ -148,8 +148,8 @@ describe('renderer in Chromium against distillery serve', () => {
     await page.getByLabel('Epochs', { exact: true }).fill('2');
     await page.getByLabel('Student', { exact: true }).fill('cnn:4,8/16');
     // A CNN student on 2 data-parallel worker threads: the run below trains through them.
-    expect(await page.getByLabel('Parallel training workers').inputValue()).toBe('1');
-    await page.getByLabel('Parallel training workers').fill('2');
+    expect(await page.getByLabel('Parallel training workers').inputValue()).toBe('auto');
+    await page.getByLabel('Parallel training workers').selectOption('2');
     await shot(page, '06-compress-plan');
     // The draft survives a reload: same step, same advanced settings.
     await page.reload();
@@ -216,6 +216,8 @@ describe('renderer in Chromium against distillery serve', () => {
     await page.getByRole('heading', { name: 'Before and after' }).waitFor();
     await page.getByText(/^Quantized/).first().waitFor();
     await page.getByText('Student (cnn:4,8/16)').first().waitFor();
+    // Trained on the 2 worker threads chosen in the wizard.
+    await page.getByText(/^Device: .+, 2 worker threads$/).waitFor();
     const rows = await page.locator('table.data').first().locator('tbody tr').count();
     expect(rows).toBeGreaterThanOrEqual(3);
     await page.getByRole('button', { name: 'Measure speed and accuracy' }).click();
