@@ -1,6 +1,6 @@
 import type { RegisterCommand } from './index.js';
 import { dirname, join, resolve } from 'node:path';
-import { runDemo, type DemoResult } from '../../services/demo.js';
+import { DEMO_EPOCHS, runDemo, type DemoResult } from '../../services/demo.js';
 import { defaultDataDir, historyPath } from '../../store/index.js';
 import { openHistory } from '../history.js';
 import { printJson } from '../output.js';
@@ -15,7 +15,7 @@ export const registerDemo: RegisterCommand = (program) => {
     .description('Distil the bundled teacher into a small student, quantize it, and benchmark all three')
     .option('--db <path>', 'experiment history database')
     .option('--out <dir>', 'where to write the demo models (default: <data folder>/demo)')
-    .option('--epochs <n>', 'training epochs', parseInteger, 5)
+    .option('--epochs <n>', 'training epochs', parseInteger, DEMO_EPOCHS)
     .option('--threads <n>', 'CPU threads', parseInteger)
     .option('--quick', 'a fast, smaller run (1,000 samples, short benchmarks) for smoke tests')
     .option('--json', 'print one JSON document on stdout')
