@@ -207,7 +207,8 @@ export async function train(
       config.threads,
     );
     if (dp) onEvent({ kind: 'info', message: `training on ${workers} worker threads (batch slices of ${Math.floor(batchSize / workers)}–${Math.ceil(batchSize / workers)})` });
-    // The weights and optimizer state the sessions read and write (the apply graph's in data-parallel mode).
+    // The weights and optimizer state the sessions read and write. In data-parallel mode the threads
+    // hold them (the 'train' session is not run) and these slots name them for checkpoints.
     const slots: ParamSlot[] = dp ? dp.apply.params : step.params;
     if (sessions.startFallbackReason) onEvent({ kind: 'info', message: sessions.startFallbackReason });
     const onFallback = (loss: DeviceLoss) => onEvent({ kind: 'fallback', to: 'cpu', ...loss });
