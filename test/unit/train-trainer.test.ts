@@ -130,6 +130,31 @@ describe('trainer: data-parallel workers', () => {
     }
   });
 
+  it('a checkpoint of a threaded run resumes in one session with its optimizer state', async () => {
+    const data = await trainData();
+    const dir = mkdtempSync(join(tmpdir(), 'distillery-dp-'));
+    try {
+      const full = await train(student, data, { ...config, workers: 2 });
+      const checkpointPath = join(dir, 'ck.bin');
+      const ac = new AbortController();
+      await expect(
+        train(student, data, { ...config, workers: 2, checkpointPath }, (e) => {
+          if (e.kind === 'step' && e.step === 5) ac.abort();
+        }, ac.signal),
+      ).rejects.toBeInstanceOf(TrainingCancelled);
+      const info: string[] = [];
+      const resumed = await train(student, data, { ...config, workers: 1, stepsPerRun: 1, resumeFrom: checkpointPath }, (e) => {
+        if (e.kind === 'info') info.push(e.message);
+      });
+      expect(info.some((m) => m.includes('no optimizer state'))).toBe(false);
+      expect(resumed.steps).toBe(full.steps);
+      // The same run to float rounding (threads vs one session), not a restart of Adam.
+      expect(maxDiff(weightsOf(resumed.model), weightsOf(full.model))).toBeLessThan(1e-4);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses workers on a GPU and with feature matching, plainly', async () => {
     const data = await trainData();
     await expect(train(student, data, { ...config, workers: 2, device: 'webgpu' })).rejects.toThrow(/runs on the CPU only/);

@@ -229,15 +229,22 @@ export async function train(
 
     if (config.resumeFrom) {
       const ck = await loadCheckpoint(config.resumeFrom);
+      // Optimizer state by its name without the graph's prefix: a run on worker threads names it
+      // 'apply/…', one session 'train/…', and a resume may choose differently from the first run.
+      const bare = (name: string) => name.replace(/^(train|apply)\//, '');
+      const savedState = new Map([...ck.state].map(([k, v]) => [bare(k), v]));
+      const missing: string[] = [];
       for (const p of slots) {
         const w = ck.weights.get(p.name);
         if (!w || w.length !== params.get(p.name)!.size) throw new TrainingError(`checkpoint ${config.resumeFrom} does not match this student (weight '${p.name}')`);
         params.set(p.name, tensor(w, p.dims));
         for (const s of p.state) {
-          const v = ck.state.get(s.input);
-          if (v) state.set(s.input, tensor(v, p.dims));
+          const v = savedState.get(bare(s.input));
+          if (v && v.length === w.length) state.set(s.input, tensor(v, p.dims));
+          else missing.push(bare(s.input));
         }
       }
+      if (missing.length) onEvent({ kind: 'info', message: `the checkpoint has no optimizer state for ${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ` and ${missing.length - 3} more` : ''}; it starts from zero` });
       globalStep = ck.step;
       startEpoch = ck.epoch;
       epochs.push(...(ck.history as EpochRecord[]));
