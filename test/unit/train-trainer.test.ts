@@ -28,6 +28,29 @@ async function trainData(): Promise<TrainData> {
   };
 }
 
+type Weights = Map<string, Float32Array>;
+const weightsOf = (m: { graph: { initializers: Array<{ name: string }> } }): Weights =>
+  new Map(m.graph.initializers.map((t) => [t.name, Float32Array.from(floatData(t as Parameters<typeof floatData>[0]))]));
+const maxDiff = (a: Weights, b: Weights) => {
+  let max = 0;
+  for (const [k, w] of a) w.forEach((v, i) => (max = Math.max(max, Math.abs(v - b.get(k)![i]!))));
+  return max;
+};
+
+/** Trains with a checkpoint and cancels right after `step`; returns how many steps it reported. */
+async function cancelledAfter(student: Parameters<typeof train>[0], data: TrainData, config: Parameters<typeof train>[2], step: number): Promise<number> {
+  const ac = new AbortController();
+  let steps = 0;
+  await expect(
+    train(student, data, config, (e) => {
+      if (e.kind !== 'step') return;
+      steps++;
+      if (e.step === step) ac.abort();
+    }, ac.signal),
+  ).rejects.toBeInstanceOf(TrainingCancelled);
+  return steps;
+}
+
 describe('trainer: stepsPerRun', () => {
   it('K = 4 (with a shorter last run per epoch) gives the weights and losses of one step per run', async () => {
     const data = await trainData();
@@ -80,13 +103,6 @@ describe('trainer: stepsPerRun', () => {
 describe('trainer: data-parallel workers', () => {
   const student = buildStudent({ template: parseTemplate('cnn:4,8/16'), sampleShape: [1, 28, 28], classes: 10, seed: 5 });
   const config = { epochs: 2, batchSize: 32, lr: 2e-3, temperature: 4, alpha: 0.7, seed: 3, threads: 1, schedule: { kind: 'cosine' as const, warmupSteps: 5 } };
-  const weightsOf = (m: { graph: { initializers: Array<{ name: string }> } }) =>
-    new Map(m.graph.initializers.map((t) => [t.name, Float32Array.from(floatData(t as Parameters<typeof floatData>[0]))]));
-  const maxDiff = (a: Map<string, Float32Array>, b: Map<string, Float32Array>) => {
-    let max = 0;
-    for (const [k, w] of a) w.forEach((v, i) => (max = Math.max(max, Math.abs(v - b.get(k)![i]!))));
-    return max;
-  };
 
   it('workers: 2 gives the losses and weights of workers: 1 over 2 epochs; the export is the inference graph', async () => {
     const data = await trainData();
@@ -114,14 +130,7 @@ describe('trainer: data-parallel workers', () => {
     try {
       const full = await train(student, data, { ...config, workers: 2 });
       const checkpointPath = join(dir, 'ck.bin');
-      const ac = new AbortController();
-      let steps = 0;
-      await expect(
-        train(student, data, { ...config, workers: 2, checkpointPath }, (e) => {
-          if (e.kind === 'step' && ++steps === 5) ac.abort();
-        }, ac.signal),
-      ).rejects.toBeInstanceOf(TrainingCancelled);
-      expect(steps).toBe(5);
+      expect(await cancelledAfter(student, data, { ...config, workers: 2, checkpointPath }, 5)).toBe(5);
       const resumed = await train(student, data, { ...config, workers: 2, resumeFrom: checkpointPath });
       expect(resumed.steps).toBe(full.steps);
       expect(maxDiff(weightsOf(resumed.model), weightsOf(full.model))).toBeLessThan(1e-6);
@@ -136,12 +145,7 @@ describe('trainer: data-parallel workers', () => {
     try {
       const full = await train(student, data, { ...config, workers: 2 });
       const checkpointPath = join(dir, 'ck.bin');
-      const ac = new AbortController();
-      await expect(
-        train(student, data, { ...config, workers: 2, checkpointPath }, (e) => {
-          if (e.kind === 'step' && e.step === 5) ac.abort();
-        }, ac.signal),
-      ).rejects.toBeInstanceOf(TrainingCancelled);
+      await cancelledAfter(student, data, { ...config, workers: 2, checkpointPath }, 5);
       const info: string[] = [];
       const resumed = await train(student, data, { ...config, workers: 1, stepsPerRun: 1, resumeFrom: checkpointPath }, (e) => {
         if (e.kind === 'info') info.push(e.message);
@@ -165,12 +169,7 @@ describe('trainer: data-parallel workers', () => {
 describe('trainer: a non-finite loss stops the run and keeps the last good weights', () => {
   const student = buildStudent({ template: parseTemplate('cnn:4,8/16'), sampleShape: [1, 28, 28], classes: 10, seed: 5 });
   const config = { epochs: 1, batchSize: 32, lr: 2e-3, temperature: 4, alpha: 0.7, seed: 3, threads: 1 };
-  const allFinite = (m: Map<string, Float32Array>) => [...m.values()].every((w) => w.every(Number.isFinite));
-  const maxDiff = (a: Map<string, Float32Array>, b: Map<string, Float32Array>) => {
-    let max = 0;
-    for (const [k, w] of a) w.forEach((v, i) => (max = Math.max(max, Math.abs(v - b.get(k)![i]!))));
-    return max;
-  };
+  const allFinite = (m: Weights) => [...m.values()].every((w) => w.every(Number.isFinite));
 
   it.each([
     { name: 'one step per run', run: { stepsPerRun: 1 } },
@@ -197,13 +196,8 @@ describe('trainer: a non-finite loss stops the run and keeps the last good weigh
       if ('workers' in run || run.stepsPerRun === 1) {
         // Exactly the weights after the step before: a clean run stopped there has them too.
         expect(ck.step).toBe(failedStep - 1);
-        const ac = new AbortController();
         const stoppedPath = join(dir, 'stopped.bin');
-        await expect(
-          train(student, data, { ...config, ...run, checkpointPath: stoppedPath }, (e) => {
-            if (e.kind === 'step' && e.step === failedStep - 1) ac.abort();
-          }, ac.signal),
-        ).rejects.toBeInstanceOf(TrainingCancelled);
+        await cancelledAfter(student, data, { ...config, ...run, checkpointPath: stoppedPath }, failedStep - 1);
         const stopped = await loadCheckpoint(stoppedPath);
         expect(stopped.step).toBe(ck.step);
         expect(maxDiff(ck.weights, stopped.weights)).toBe(0);
