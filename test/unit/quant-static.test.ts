@@ -3,9 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findAttr } from '../../app/engine/onnx/attributes.js';
-import { consumers } from '../../app/engine/onnx/graph.js';
+import { consumers, replaceUses } from '../../app/engine/onnx/graph.js';
 import { decodeModel, encodeModel } from '../../app/engine/onnx/codec.js';
 import { DataType, opsetVersion, type Model } from '../../app/engine/onnx/ir.js';
+import { loadModel } from '../../app/engine/onnx/io.js';
 import { floatData } from '../../app/engine/onnx/tensor.js';
 import { agreement, modelBytes, quantizeStatic, sqnr, u8Params } from '../../app/engine/quantize/index.js';
 import { buildCnn, countOps, fashion, fittedModels, imageBatches, runModel, session, type Images } from './quant-fixtures.js';
@@ -136,6 +137,34 @@ describe('quantizeStatic on the CNN', () => {
     const plain = await quantizeStatic(exposeOutputOf(cnn, 'Relu'), cnnBatches, { firstConvFloat: true });
     expect(plain.layers.find((l) => l.name === 'conv1')!.note).not.toMatch(/Relu moved/);
     expect(Array.from(await runModel(fc.model, images, CNN_SHAPE))).toEqual(Array.from(await runModel(plain.model, images, CNN_SHAPE)));
+  });
+
+  it('channelsLastHandoff: ORT hands the float map over NHWC (no u8 Transpose), the same logits', async () => {
+    // The sample teacher: 32 channels, which ORT keeps in its blocked NCHWc layout through the pool.
+    const teacher = await loadModel('resources/sample-teacher/fashion-cnn.onnx');
+    replaceUses(teacher.graph, teacher.graph.inputs[0]!.name, 'x'); // the fixtures feed 'x'
+    teacher.graph.inputs[0]!.name = 'x';
+    const on = await quantizeStatic(teacher, cnnBatches, { firstConvFloat: true, channelsLastHandoff: true });
+    const off = await quantizeStatic(teacher, cnnBatches, { firstConvFloat: true, channelsLastHandoff: false });
+    expect(on.layers.find((l) => l.name === 'conv1')!.note).toMatch(/channels-last/);
+    expect(off.layers.find((l) => l.name === 'conv1')!.note).not.toMatch(/channels-last/);
+    // Our graph: MaxPool → Transpose → Reshape → Relu → Transpose → QuantizeLinear.
+    expect(countOps(on.model, 'Transpose') - countOps(off.model, 'Transpose')).toBe(2);
+    const offNodes = (await optimizedGraph(off.model, 'teacher-handoff-off')).nodes;
+    const onNodes = (await optimizedGraph(on.model, 'teacher-handoff-on')).nodes;
+    // Without it ORT transposes the u8 map in front of QLinearConv; with it the NCHWc reorder
+    // writes NHWC itself (ReorderOutput channels_last=1) and no Transpose is left before conv2.
+    const convInput = (nodes: Model['graph']['nodes']) => nodes.find((p) => p.outputs[0] === nodes.find((n) => n.opType === 'QLinearConv')!.inputs[0])!.opType;
+    expect(convInput(offNodes)).toBe('Transpose');
+    expect(convInput(onNodes)).toBe('QuantizeLinear');
+    const reorders = onNodes.filter((n) => n.opType === 'ReorderOutput');
+    expect(reorders.map((n) => findAttr(n, 'channels_last')?.value)).toEqual([1n]);
+    expect(onNodes.filter((n) => n.opType === 'Transpose').length).toBe(offNodes.filter((n) => n.opType === 'Transpose').length - 1);
+    expect(Array.from(await runModel(on.model, images, CNN_SHAPE))).toEqual(Array.from(await runModel(off.model, images, CNN_SHAPE)));
+    // 8 channels (the test CNN): ORT leaves NCHWc before the pool, so the rewrite is skipped.
+    const small = await quantizeStatic(cnn, cnnBatches, { firstConvFloat: true, channelsLastHandoff: true });
+    expect(small.layers.find((l) => l.name === 'conv1')!.note).not.toMatch(/channels-last/);
+    expect(countOps(small.model, 'Transpose')).toBe(countOps(off.model, 'Transpose'));
   });
 
   it('percentile and entropy calibration clip ranges and stay accurate', async () => {

@@ -12,10 +12,19 @@
 //    from NHWC before the Flatten (4 % of the teacher's int8 time at batch 64). Flattening in NHWC
 //    order instead (Transpose [0,2,3,1] first, the next layer's weight rows permuted to match)
 //    gives the same products; ORT cancels our Transpose against its own.
-import { makeAttr } from '../onnx/attributes.js';
+// 3. The float map leaving a float Conv → MaxPool → Relu for an int8 Conv: ORT reorders it from
+//    its blocked float layout (NCHWc) to NCHW, quantizes, then transposes the u8 map to NHWC for
+//    QLinearConv (0.20 ms of 1.43 for the teacher at batch 64 on 2 threads). A float Transpose to
+//    NHWC right after the pool lets ORT's NCHWc pass emit NHWC directly (ReorderOutput with
+//    channels_last); the Transpose back to NCHW in front of the QuantizeLinear cancels against the
+//    one ORT adds for QLinearConv. An identity Reshape and the Relu between the two Transposes keep
+//    ORT's earlier passes from cancelling them (or moving the QuantizeLinear up) too soon. ORT
+//    keeps the pool NCHWc only when the channels fill its blocks (16 floats with AVX-512, 8 with
+//    AVX2); otherwise the map is NCHW already and the rewrite would add a float Transpose.
+import { attrInts, makeAttr } from '../onnx/attributes.js';
 import { consumers, type NameScope } from '../onnx/graph.js';
 import type { Graph, Node, Tensor } from '../onnx/ir.js';
-import { floatData, floatTensor } from '../onnx/tensor.js';
+import { floatData, floatTensor, int64Tensor } from '../onnx/tensor.js';
 import { isOnnx } from './common.js';
 
 /**
@@ -79,4 +88,44 @@ export function flattenChannelsLast(
   const permuted = floatTensor(names.fresh(`${weight.name}_nhwc`), [rows, cols], dst);
   graph.initializers.push(permuted);
   return { transposed, weight: permuted };
+}
+
+/** ORT's largest NCHWc block (AVX-512): a multiple of it is a multiple of every block size. */
+const NCHWC_BLOCK = 16;
+
+/**
+ * Wraps `relu` (MaxPool → Relu → QuantizeLinear readers only, 4-D NCHW) in channels-last form:
+ * MaxPool → Transpose[0,2,3,1] → Reshape(identity) → Relu → Transpose[0,3,1,2] → readers. Same
+ * values; see rewrite 3 above. `channels`: the pool's channel count. Returns false (graph untouched) when the pattern is not there.
+ */
+export function channelsLastHandoff(graph: Graph, names: NameScope, relu: Node, channels: number): boolean {
+  if (channels % NCHWC_BLOCK !== 0) return false;
+  const out = relu.outputs[0]!;
+  if (graph.outputs.some((o) => o.name === out)) return false;
+  const readers = consumers(graph).get(out) ?? [];
+  if (readers.length === 0 || !readers.every((r) => isOnnx(r) && r.opType === 'QuantizeLinear')) return false;
+  const pool = graph.nodes.find((n) => n.outputs[0] === relu.inputs[0]);
+  if (!pool || !isOnnx(pool) || pool.opType !== 'MaxPool' || attrInts(pool, 'kernel_shape', []).length !== 2) return false;
+  const x = relu.inputs[0]!;
+  const nhwc = names.fresh(`${x}_nhwc`);
+  const kept = names.fresh(`${x}_nhwc_kept`);
+  const shape = names.fresh(`${x}_nhwc_same_shape`);
+  const reluNhwc = names.fresh(`${out}_nhwc`);
+  graph.initializers.push(int64Tensor(shape, [4], [0, 0, 0, 0]));
+  const node = (base: string, opType: string, inputs: string[], output: string, perm?: number[]): Node => ({
+    name: names.fresh(base),
+    opType,
+    domain: '',
+    inputs,
+    outputs: [output],
+    attributes: perm ? [makeAttr('perm', perm)] : [],
+  });
+  relu.inputs[0] = kept;
+  relu.outputs[0] = reluNhwc;
+  graph.nodes.push(
+    node(`${x}_to_nhwc`, 'Transpose', [x], nhwc, [0, 2, 3, 1]),
+    node(`${x}_nhwc_identity`, 'Reshape', [nhwc, shape], kept),
+    node(`${out}_to_nchw`, 'Transpose', [reluNhwc], out, [0, 3, 1, 2]),
+  );
+  return true;
 }

@@ -34,7 +34,7 @@ import {
 } from './common.js';
 import { quantizeSymmetricInt8, type QuantizeResult } from './dynamic.js';
 import { quantizeEmbeddings } from './embedding.js';
-import { flattenChannelsLast, moveReluBehindPool } from './int8-layout.js';
+import { channelsLastHandoff, flattenChannelsLast, moveReluBehindPool } from './int8-layout.js';
 
 export interface StaticOptions {
   /** Activation range estimate (default 'minmax'). */
@@ -51,6 +51,11 @@ export interface StaticOptions {
    * Conv → Relu → MaxPool becomes Conv → MaxPool → Relu (exact) so ORT keeps the pool float.
    */
   firstConvFloat?: boolean;
+  /**
+   * Hand the float map of such a conv to the int8 layers channels-last (exact; default: on x64,
+   * where ORT runs float convs in its blocked NCHWc layout). See int8-layout.ts, rewrite 3.
+   */
+  channelsLastHandoff?: boolean;
   /** Histogram bins for percentile/entropy (default 2048). */
   bins?: number;
   /** Use at most this many calibration batches. */
@@ -172,7 +177,12 @@ export async function quantizeStatic(input: Model, calibration: CalibrationSourc
   // 0. A Conv that stays float: its Relu moves behind its MaxPool (exact; see int8-layout.ts).
   const firstConv = options.firstConvFloat ? graph.nodes.find((n) => isOnnx(n) && n.opType === 'Conv') : undefined;
   const isExcluded = (n: Node): boolean => excluded.has(n.name) || excluded.has(n.outputs[0] ?? '');
-  const swapped = graph.nodes.filter((n) => isOnnx(n) && n.opType === 'Conv' && (n === firstConv || isExcluded(n)) && moveReluBehindPool(graph, n));
+  const movedRelus = new Map<Node, Node>(); // float conv → its Relu, now behind the pool
+  for (const n of graph.nodes) {
+    const relu = isOnnx(n) && n.opType === 'Conv' && (n === firstConv || isExcluded(n)) ? moveReluBehindPool(graph, n) : undefined;
+    if (relu) movedRelus.set(n, relu);
+  }
+  const swapped = [...movedRelus.keys()];
   if (swapped.length > 0) graph.nodes = topologicalOrder(graph);
 
   // 1. Choose the nodes to quantize.
@@ -464,6 +474,14 @@ export async function quantizeStatic(input: Model, calibration: CalibrationSourc
   }
 
   graph.nodes.push(...newNodes);
+  // 5b. The float map a moved Relu hands to int8 layers leaves ORT's NCHWc kernels channels-last
+  // (int8-layout.ts, rewrite 3). Only x64 builds of ORT have NCHWc kernels to hand over from.
+  if (options.channelsLastHandoff ?? process.arch === 'x64') {
+    for (const [conv, relu] of movedRelus) {
+      const channels = inits.get(conv.inputs[1]!)?.dims[0] ?? 0;
+      if (channelsLastHandoff(graph, names, relu, channels)) floatReason.set(conv, `${floatReason.get(conv) ?? 'left float'}; hands its map to the int8 layers channels-last (ORT needs no u8 Transpose there)`);
+    }
+  }
   const embeddings = quantizeEmbeddings(model, { bits: 8, isExcluded });
   sortGraph(graph);
   dropUnreadInitializers(graph);
