@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findAttr } from '../../app/engine/onnx/attributes.js';
+import { attrInt, findAttr } from '../../app/engine/onnx/attributes.js';
 import { consumers, replaceUses } from '../../app/engine/onnx/graph.js';
 import { decodeModel, encodeModel } from '../../app/engine/onnx/codec.js';
 import { DataType, opsetVersion, type Model } from '../../app/engine/onnx/ir.js';
@@ -158,7 +158,7 @@ describe('quantizeStatic on the CNN', () => {
     expect(convInput(offNodes)).toBe('Transpose');
     expect(convInput(onNodes)).toBe('QuantizeLinear');
     const reorders = onNodes.filter((n) => n.opType === 'ReorderOutput');
-    expect(reorders.map((n) => findAttr(n, 'channels_last')?.value)).toEqual([1n]);
+    expect(reorders.map((n) => attrInt(n, 'channels_last', 0))).toEqual([1]);
     expect(onNodes.filter((n) => n.opType === 'Transpose').length).toBe(offNodes.filter((n) => n.opType === 'Transpose').length - 1);
     expect(Array.from(await runModel(on.model, images, CNN_SHAPE))).toEqual(Array.from(await runModel(off.model, images, CNN_SHAPE)));
     // 8 channels (the test CNN): ORT leaves NCHWc before the pool, so the rewrite is skipped.

@@ -104,10 +104,11 @@ describe('MaxPool 2x2 rewrite (tie-safe gradient without Indices) on real Fashio
   });
 });
 
-describe("Conv dW by patches equals the plain rule's dW (dX unchanged)", () => {
-  const cases: Array<[string, number[], number[], Record<string, number[] | number | string>]> = [
+describe("Conv dW by patches equals the plain rule's dW (dX unchanged); the forward from the same patches equals Conv", () => {
+  const cases: Array<[string, number[], number[], Record<string, number[] | number | string>, boolean?]> = [
     ['3x3 pad 1 (student conv1)', [8, 1, 28, 28], [8, 1, 3, 3], { pads: [1, 1, 1, 1] }],
     ['3x3 pad 1 (student conv2)', [8, 8, 14, 14], [16, 8, 3, 3], { pads: [1, 1, 1, 1] }],
+    ['3x3 pad 1 with bias', [4, 3, 10, 12], [5, 3, 3, 3], { pads: [1, 1, 1, 1] }, true],
     ['3x3 no pad', [2, 3, 6, 6], [4, 3, 3, 3], {}],
     ['2x4 kernel asymmetric pads', [2, 2, 9, 10], [3, 2, 2, 4], { pads: [0, 1, 2, 0] }],
     ['1x1', [2, 5, 4, 4], [3, 5, 1, 1], {}],
@@ -115,21 +116,25 @@ describe("Conv dW by patches equals the plain rule's dW (dX unchanged)", () => {
     ['5x5 pad 2 with bias-free 2 channels', [2, 2, 8, 8], [3, 2, 5, 5], { pads: [2, 2, 2, 2] }],
     ['stride 2 (falls back to the plain rules)', [2, 2, 8, 8], [3, 2, 3, 3], { strides: [2, 2], pads: [1, 1, 1, 1] }],
   ];
-  for (const [name, xd, wd, attrs] of cases) {
+  for (const [name, xd, wd, attrs, withBias] of cases) {
     it(name, async () => {
       const grads: Float32Array[] = [];
       const dxs: Float32Array[] = [];
+      const ys: Float32Array[] = [];
+      const patchable = !('strides' in attrs);
       for (const mode of ['conv', 'patches'] as const) {
         const m: Model = emptyModel(17);
         const b = new GraphBuilder(m.graph);
         b.input('X', DataType.FLOAT, xd);
         b.input('W', DataType.FLOAT, wd);
-        const y = b.op('Conv', ['X', 'W'], attrs);
+        if (withBias) b.input('B', DataType.FLOAT, [wd[0]!]);
+        const y = b.op('Conv', withBias ? ['X', 'W', 'B'] : ['X', 'W'], attrs);
         m.graph.outputs = [{ name: y, type: null }];
         const g = rng(5);
         const feeds = {
           X: new ort.Tensor('float32', Float32Array.from({ length: xd.reduce((p, d) => p * d, 1) }, () => normal(g)), xd),
           W: new ort.Tensor('float32', Float32Array.from({ length: wd.reduce((p, d) => p * d, 1) }, () => normal(g)), wd),
+          ...(withBias ? { B: new ort.Tensor('float32', Float32Array.from({ length: wd[0]! }, () => normal(g)), [wd[0]!]) } : {}),
         };
         const shapes = await probeShapes(m, feeds);
         const yd = shapes.get(y)!.dims;
@@ -138,13 +143,19 @@ describe("Conv dW by patches equals the plain rule's dW (dX unchanged)", () => {
           graph: m.graph, builder: b, opset: 17, seeds: new Map([[y, 'dY']]), wrt: ['W', 'X'],
           shape: (v) => shapes.get(v)!, convWeightGrad: mode,
         });
-        if (mode === 'patches' && !('strides' in attrs)) expect(m.graph.nodes.some((n) => n.opType === 'MatMul')).toBe(true);
-        m.graph.outputs = [{ name: out.get('W')!, type: null }, { name: out.get('X')!, type: null }];
+        if (mode === 'patches' && patchable) expect(m.graph.nodes.some((n) => n.opType === 'MatMul')).toBe(true);
+        // Rewrite 3: the forward Conv becomes a MatMul over the dW patches (patches mode only).
+        lowerTrainingOps(m.graph, b, { convForwardFromPatches: true });
+        expect(m.graph.nodes.some((n) => n.opType === 'Conv' && n.outputs[0] === y)).toBe(mode === 'conv' || !patchable);
+        m.graph.outputs = [{ name: out.get('W')!, type: null }, { name: out.get('X')!, type: null }, { name: y, type: null }];
         const dY = new ort.Tensor('float32', Float32Array.from({ length: yd.reduce((p, d) => p * d, 1) }, () => normal(g)), yd);
         const r = await (await session(m)).run({ ...feeds, dY });
         grads.push(r[out.get('W')!]!.data as Float32Array);
         dxs.push(r[out.get('X')!]!.data as Float32Array);
+        ys.push(r[y]!.data as Float32Array);
       }
+      const yScale = Math.max(...ys[0]!.map(Math.abs));
+      expect(Math.max(...ys[0]!.map((v, i) => Math.abs(v - ys[1]![i]!))) / yScale).toBeLessThan(1e-5);
       const dxScale = Math.max(...dxs[0]!.map(Math.abs));
       expect(Math.max(...dxs[0]!.map((v, i) => Math.abs(v - dxs[1]![i]!))) / dxScale).toBeLessThan(1e-5);
       const scale = Math.max(...grads[0]!.map(Math.abs));

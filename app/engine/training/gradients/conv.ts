@@ -4,7 +4,7 @@ import { attrInt, attrInts, attrString } from '../../onnx/attributes.js';
 import type { Node } from '../../onnx/ir.js';
 import type { GradContext, GradientRule } from '../autodiff.js';
 import { UnsupportedGradientError } from './errors.js';
-import { interleavedPieces, range } from './util.js';
+import { interleavedPieces, range, recordConvPatches } from './util.js';
 
 interface Window {
   kernel: number[];
@@ -223,6 +223,7 @@ function weightGradByPatches(c: GradContext, x: string, dy: string, xDims: numbe
   // Concat on the channel axis (large contiguous blocks): patch row (i·kw + j)·C + c.
   const stacked = pieces.length === 1 ? pieces[0]! : c.op('Concat', pieces, { axis: 1 });
   const patches = c.reshape(stacked, [N, kh * kw * C, Ho * Wo]);
+  recordConvPatches(c.builder, { conv: c.node, patches, yDims, kernel: [kh, kw], channels: C });
   const dyr = c.reshape(dy, [N, M, Ho * Wo]);
   const perSample = c.op('MatMul', [dyr, c.transpose(patches, [0, 2, 1])]);
   return kernelMajorToOihw(c, c.reduceSum(perSample, [0], false), M, C, kh, kw);

@@ -1,5 +1,5 @@
 // Small helpers shared by the gradient rules: typed constants and opset-aware op forms.
-import { DataType, type Tensor } from '../../onnx/ir.js';
+import { DataType, type Node, type Tensor } from '../../onnx/ir.js';
 import type { GraphBuilder } from '../../onnx/graph.js';
 import { elementCount, rawTensor } from '../../onnx/tensor.js';
 
@@ -114,4 +114,31 @@ export function recordInterleaved(builder: object, full: string, pieces: string[
 
 export function interleavedPieces(builder: object, full: string): string[] | undefined {
   return interleaved.get(builder)?.get(full);
+}
+
+/**
+ * Convs whose dW rule built explicit patches of their input (gradients/conv.ts): the forward Conv
+ * can read the same patches as one MatMul (lowerTrainingOps), instead of ORT's Conv plus its
+ * layout reorders. Keyed per graph builder.
+ */
+export interface ConvPatches {
+  conv: Node;
+  /** [N, kh·kw·C, Ho·Wo], row (i·kw + j)·C + c. */
+  patches: string;
+  /** Output dims [N, M, Ho, Wo] and kernel [kh, kw]; C = input channels. */
+  yDims: number[];
+  kernel: [number, number];
+  channels: number;
+}
+
+const patchesOf = new WeakMap<object, ConvPatches[]>();
+
+export function recordConvPatches(builder: object, entry: ConvPatches): void {
+  let list = patchesOf.get(builder);
+  if (!list) patchesOf.set(builder, (list = []));
+  list.push(entry);
+}
+
+export function convPatches(builder: object): ConvPatches[] {
+  return patchesOf.get(builder) ?? [];
 }
