@@ -14,7 +14,7 @@
 //     (Four strided Slices + Max for the forward were measured too: slower than MaxPool here.)
 //
 //  3. (after the backward pass) A Conv whose dW rule built explicit patches of its input runs its
-//     forward as one MatMul over those same patches: W as [M, kh·kw·C] times [N, kh·kw·C, Ho·Wo].
+//     forward as one MatMul over those same patches: Pᵀ [N·Ho·Wo, kh·kw·C] times Wᵀ, back to NCHW.
 //     The patches are then built once per step for both, and ORT's Conv (with its NCHWc reorders
 //     in and out) leaves the step: −5 % per step for cnn:8,16/32 at batch 128.
 //
@@ -136,10 +136,12 @@ function convForwardFromPatches(graph: Graph, b: GraphBuilder): number {
     const [, w, bias] = conv.inputs as [string, string, string | undefined];
     const [N, M, Ho, Wo] = e.yDims as [number, number, number, number];
     const [kh, kw] = e.kernel;
-    // Patch rows are (i·kw + j)·C + c, so W goes to [M, kh, kw, C] first.
-    const rows = b.op('Reshape', [b.op('Transpose', [w], { perm: [0, 2, 3, 1] }), b.constInt64('conv_weight_rows', [M, kh * kw * e.channels])]);
-    let y = b.op('MatMul', [rows, e.patches]);
-    if (bias) y = b.op('Add', [y, b.op('Reshape', [bias, b.constInt64('conv_bias_column', [M, 1])])]);
+    // Patch columns are (i·kw + j)·C + c, so W goes to [kh, kw, C, M] → [kh·kw·C, M].
+    const wT = b.op('Reshape', [b.op('Transpose', [w], { perm: [2, 3, 1, 0] }), b.constInt64('conv_weight_columns', [kh * kw * e.channels, M])]);
+    // Pᵀ·Wᵀ is one GEMM over all N·Ho·Wo positions; its [N, Ho·Wo, M] result goes back to NCHW.
+    let yT = b.op('MatMul', [e.patchesT, wT]);
+    if (bias) yT = b.op('Add', [yT, bias]);
+    const y = b.op('Transpose', [yT], { perm: [0, 2, 1] });
     // The Conv node becomes the Reshape back to [N, M, Ho, Wo]: its output name stays.
     conv.opType = 'Reshape';
     conv.inputs = [y, b.constInt64('conv_output_shape', [N, M, Ho, Wo])];

@@ -123,8 +123,8 @@ export function interleavedPieces(builder: object, full: string): string[] | und
  */
 export interface ConvPatches {
   conv: Node;
-  /** [N, kh·kw·C, Ho·Wo], row (i·kw + j)·C + c. */
-  patches: string;
+  /** Patches transposed: [N, Ho·Wo, kh·kw·C], column (i·kw + j)·C + c. */
+  patchesT: string;
   /** Output dims [N, M, Ho, Wo] and kernel [kh, kw]; C = input channels. */
   yDims: number[];
   kernel: [number, number];
