@@ -202,26 +202,30 @@ function patchesApply(xDims: number[], yDims: number[], kernel: number[], w: Win
 /**
  * dW[m, c, i, j] = Σ_n Σ_p dY[n, m, p] · Xpad[n, c, p + (i, j)] with explicit patches, built
  * transposed — Pᵀ[n, p, (i·kw + j)·C + c] — by one Gather of channel rows (measured 1.3 ms against
- * 1.8 for kh·kw Slices + Concat at [128, 8, 14, 14]), then one batched MatMul dY[n] · Pᵀ[n] and a
+ * 1.8 for Pad + kh·kw Slices + Concat at [128, 8, 14, 14]), then one batched MatMul dY[n] · Pᵀ[n] and a
  * ReduceSum over the batch. Stride 1, dilation 1, group 1. The forward Conv reuses Pᵀ (rewrite.ts).
  */
 function weightGradByPatches(c: GradContext, x: string, dy: string, xDims: number[], yDims: number[], kernel: number[], w: Window): string {
-  const [N, C] = xDims as [number, number];
+  const [N, C, H, Wd] = xDims as [number, number, number, number];
   const M = yDims[1]!;
   const [Ho, Wo] = [yDims[2]!, yDims[3]!];
   const [kh, kw] = kernel as [number, number];
-  const padded = w.padsBegin.some((p) => p !== 0) || w.padsEnd.some((p) => p !== 0);
-  const xp = padded
-    ? c.op('Pad', [x, c.int64([0, 0, w.padsBegin[0]!, w.padsBegin[1]!, 0, 0, w.padsEnd[0]!, w.padsEnd[1]!])])
-    : x;
   const dyr = c.reshape(dy, [N, M, Ho * Wo]);
-  // Patches transposed, Pᵀ[n, p, (i·kw + j)·C + c], by one Gather of channel rows: X padded and
-  // channels-last [N, Hp·Wp, C], then row p + (i, j) for every output position p and tap.
-  const Wp = xDims[3]! + w.padsBegin[1]! + w.padsEnd[1]!;
-  const Hp = xDims[2]! + w.padsBegin[0]! + w.padsEnd[0]!;
-  const rows = c.transpose(c.reshape(xp, [N, C, Hp * Wp]), [0, 2, 1]);
+  // Patches transposed, Pᵀ[n, p, (i·kw + j)·C + c], by one Gather of channel rows: X as
+  // channels-last rows [N, H·W, C] plus one zero row (index H·W) that every tap in the padding
+  // reads (cheaper than padding X: 2 % of the step).
+  const rows = c.op('Concat', [c.transpose(c.reshape(x, [N, C, H * Wd]), [0, 2, 1]), c.zeros([N, 1, C], c.shape(x).elemType)], { axis: 1 });
   const index: number[] = [];
-  for (let y = 0; y < Ho; y++) for (let xo = 0; xo < Wo; xo++) for (let i = 0; i < kh; i++) for (let j = 0; j < kw; j++) index.push((y + i) * Wp + xo + j);
+  for (let y = 0; y < Ho; y++) {
+    for (let xo = 0; xo < Wo; xo++) {
+      for (let i = 0; i < kh; i++) {
+        for (let j = 0; j < kw; j++) {
+          const [r, q] = [y + i - w.padsBegin[0]!, xo + j - w.padsBegin[1]!];
+          index.push(r >= 0 && r < H && q >= 0 && q < Wd ? r * Wd + q : H * Wd);
+        }
+      }
+    }
+  }
   const gathered = c.op('Gather', [rows, c.int64(index, [Ho * Wo, kh * kw])], { axis: 1 });
   const patchesT = c.reshape(gathered, [N, Ho * Wo, kh * kw * C]);
   recordConvPatches(c.builder, { conv: c.node, patchesT, yDims, kernel: [kh, kw], channels: C });
