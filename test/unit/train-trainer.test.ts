@@ -130,7 +130,8 @@ describe('trainer: data-parallel workers', () => {
     try {
       const full = await train(student, data, { ...config, workers: 2 });
       const checkpointPath = join(dir, 'ck.bin');
-      expect(await cancelledAfter(student, data, { ...config, workers: 2, checkpointPath }, 5)).toBe(5);
+      // Cancellation acts between messages to the threads: after step 5 of the run of steps 5–8.
+      expect(await cancelledAfter(student, data, { ...config, workers: 2, stepsPerRun: 4, checkpointPath }, 5)).toBe(8);
       const resumed = await train(student, data, { ...config, workers: 2, resumeFrom: checkpointPath });
       expect(resumed.steps).toBe(full.steps);
       expect(maxDiff(weightsOf(resumed.model), weightsOf(full.model))).toBeLessThan(1e-6);
@@ -174,7 +175,8 @@ describe('trainer: a non-finite loss stops the run and keeps the last good weigh
   it.each([
     { name: 'one step per run', run: { stepsPerRun: 1 } },
     { name: '4 steps per run (Loop)', run: { stepsPerRun: 4 } },
-    { name: '2 data-parallel threads', run: { workers: 2 } },
+    { name: '2 data-parallel threads, one step per message', run: { workers: 2, stepsPerRun: 1 } },
+    { name: '2 data-parallel threads, 8 steps per message', run: { workers: 2 } },
   ])('$name', async ({ run }) => {
     const data = await trainData();
     // A teacher gives NaN logits for one training image: the batch holding it has a NaN loss.
@@ -190,14 +192,17 @@ describe('trainer: a non-finite loss stops the run and keeps the last good weigh
       const [, at] = /the loss became NaN at step (\d+) \(epoch 1\); training stopped\. Try a lower learning rate .* The last good weights are in the checkpoint\./.exec((failure as Error).message) ?? [];
       expect(at, (failure as Error).message).toBeDefined();
       const failedStep = Number(at);
+      // The bad batch is not the first of its run: the threads applied the run's earlier steps.
+      if (run.stepsPerRun === undefined) expect((failedStep - 1) % 8).not.toBe(0);
       const ck = await loadCheckpoint(checkpointPath);
       expect(allFinite(ck.weights)).toBe(true);
       expect(ck.step).toBeLessThan(failedStep);
       if ('workers' in run || run.stepsPerRun === 1) {
-        // Exactly the weights after the step before: a clean run stopped there has them too.
+        // Exactly the weights after the step before (threads stop applying at the bad step, even
+        // inside a message of 8): a clean run stopped there (one step per message) has them too.
         expect(ck.step).toBe(failedStep - 1);
         const stoppedPath = join(dir, 'stopped.bin');
-        await cancelledAfter(student, data, { ...config, ...run, checkpointPath: stoppedPath }, failedStep - 1);
+        await cancelledAfter(student, data, { ...config, ...run, stepsPerRun: 1, checkpointPath: stoppedPath }, failedStep - 1);
         const stopped = await loadCheckpoint(stoppedPath);
         expect(stopped.step).toBe(ck.step);
         expect(maxDiff(ck.weights, stopped.weights)).toBe(0);

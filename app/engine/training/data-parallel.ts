@@ -7,7 +7,7 @@
 import * as ort from 'onnxruntime-node';
 import { encodeModel } from '../onnx/codec.js';
 import type { Model } from '../onnx/ir.js';
-import { GradWorkers, type GradFeeds, type GradRequest, type ReplicaGroup, type ReplicaParam, type StepHyper, type StepReply } from './grad-workers.js';
+import { GradWorkers, type GradFeeds, type ReplicaGroup, type ReplicaParam, type StepHyper, type StepReply, type StepResult } from './grad-workers.js';
 import { probeShapes, shapeLookup } from './shape-probe.js';
 import { buildApplyStep, buildFlatApplyStep, buildGradStep, type ApplyStepGraph, type GradStepGraph, type OptimizerConfig } from './train-step.js';
 
@@ -91,7 +91,24 @@ export class DataParallel {
   }
 
   /** One training step on the threads' weights; the loss parts are the whole batch's. */
-  async step(batch: BatchSlices, hyper: StepHyper): Promise<Omit<StepReply, 'kind'>> {
+  async step(batch: BatchSlices, hyper: StepHyper): Promise<StepResult> {
+    return (await this.steps([batch], [hyper]))[0]!;
+  }
+
+  /**
+   * Several steps in one message per thread (no round trip to this thread between them: about
+   * 0.5 ms a step on 2 cores). One result per step run; when a step's loss is not finite its
+   * update is skipped, its result (applied: false) ends the list and the later batches are not run.
+   */
+  async steps(batches: BatchSlices[], hypers: StepHyper[]): Promise<StepResult[]> {
+    const perThread = this.sizes.map(() => [] as Array<{ feeds: GradFeeds; hyper: StepHyper }>);
+    batches.forEach((batch, k) => this.slice(batch).forEach((feeds, w) => perThread[w]!.push({ feeds, hyper: hypers[k]! })));
+    const [first] = (await this.pool.request(perThread.map((steps) => ({ kind: 'step' as const, steps })))) as StepReply[];
+    return first!.results;
+  }
+
+  /** A batch cut into the threads' contiguous slices (copies: the buffers are transferred to the threads). */
+  private slice(batch: BatchSlices): GradFeeds[] {
     const B = this.o.batchSize;
     const per = batch.x.length / B;
     const classes = batch.teacherProbs.length / B;
@@ -100,11 +117,10 @@ export class DataParallel {
     const g = this.grad.feeds;
     const scalar = (v: number) => ({ data: Float32Array.of(v), dims: [] });
     let start = 0;
-    const requests: GradRequest[] = this.sizes.map((size) => {
+    return this.sizes.map((size) => {
       const [a, z] = [start, start + size];
       start = z;
-      // Copies: the buffers are transferred to the thread.
-      const feeds: GradFeeds = {
+      return {
         [this.grad.inputName]: { data: batch.x.slice(a * per, z * per), dims: [size, ...this.o.sampleShape] },
         [g.teacherProbs]: { data: batch.teacherProbs.slice(a * classes, z * classes), dims: [size, classes] },
         [g.labels]: { data: batch.labels.slice(a * classes, z * classes), dims: [size, classes] },
@@ -113,11 +129,7 @@ export class DataParallel {
         [g.invBatch]: scalar(1 / B),
         [g.nLabelled]: scalar(Math.max(labelled, 1)),
       };
-      return { kind: 'step', feeds, hyper };
     });
-    const [first] = (await this.pool.request(requests)) as StepReply[];
-    const { kind: _kind, ...result } = first!;
-    return result;
   }
 
   /** The current weights and optimizer state (thread 1's; every thread holds the same). */

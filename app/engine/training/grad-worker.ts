@@ -6,7 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { createSession } from '../runtime/index.js';
-import { CONTROL, exchangeStride, transferables, type GradReply, type GradRequest, type GradWorkerData, type StepReply } from './grad-workers.js';
+import { CONTROL, exchangeStride, transferables, type GradFeeds, type GradReply, type GradRequest, type GradWorkerData, type StepHyper, type StepReply, type StepResult } from './grad-workers.js';
 
 const port = parentPort!;
 const init = workerData as GradWorkerData;
@@ -27,7 +27,7 @@ sessions.then(
 let weights: Float32Array[] = [];
 let state = new Map<string, ort.Tensor>();
 let parity = 0;
-let steps = 0;
+let stepCount = 0;
 // Fault injection for tests: the second thread fails at this step, before the exchange.
 const failAt = init.index === 1 ? Number(process.env.DISTILLERY_FAULT_GRAD_THREAD_FAIL_AT) : NaN;
 
@@ -46,13 +46,24 @@ function barrier(): void {
   if (Atomics.load(control, CONTROL.aborted)) throw new Aborted('another training thread failed');
 }
 
-async function step(req: Extract<GradRequest, { kind: 'step' }>): Promise<StepReply> {
+/** The request's steps in order; after a step whose update was skipped (non-finite loss) the rest are not run. */
+async function steps(req: Extract<GradRequest, { kind: 'step' }>): Promise<StepReply> {
+  const results: StepResult[] = [];
+  for (const s of req.steps) {
+    const r = await step(s.feeds, s.hyper);
+    results.push(r);
+    if (!r.applied) break; // every thread sees the same losses, so all stop here
+  }
+  return { kind: 'stepped', results };
+}
+
+async function step(gradFeeds: GradFeeds, hyper: StepHyper): Promise<StepResult> {
   const [grad, apply] = await sessions;
   const feeds: Record<string, ort.Tensor> = {};
-  for (const [name, { data, dims }] of Object.entries(req.feeds)) feeds[name] = tensor(data, dims);
+  for (const [name, { data, dims }] of Object.entries(gradFeeds)) feeds[name] = tensor(data, dims);
   for (const p of init.params) feeds[p.name] = tensor(weights[p.group]!.subarray(p.offset, p.offset + p.size), p.dims);
   const out = await grad.session.run(feeds);
-  if (++steps === failAt) throw new Error(`injected fault at step ${steps} (DISTILLERY_FAULT_GRAD_THREAD_FAIL_AT)`);
+  if (++stepCount === failAt) throw new Error(`injected fault at step ${stepCount} (DISTILLERY_FAULT_GRAD_THREAD_FAIL_AT)`);
 
   // Alternate halves: a fast thread writing the next step cannot overwrite what a slow one still reads.
   const half = parity * init.count * stride;
@@ -70,9 +81,9 @@ async function step(req: Extract<GradRequest, { kind: 'step' }>): Promise<StepRe
   const applied = Number.isFinite(loss);
   if (applied) {
     const applyFeeds: Record<string, ort.Tensor> = {
-      [init.applyFeeds.lr]: tensor(Float32Array.of(req.hyper.lr), []),
-      [init.applyFeeds.bc1]: tensor(Float32Array.of(req.hyper.bc1), []),
-      [init.applyFeeds.bc2]: tensor(Float32Array.of(req.hyper.bc2), []),
+      [init.applyFeeds.lr]: tensor(Float32Array.of(hyper.lr), []),
+      [init.applyFeeds.bc1]: tensor(Float32Array.of(hyper.bc1), []),
+      [init.applyFeeds.bc2]: tensor(Float32Array.of(hyper.bc2), []),
     };
     init.groups.forEach((g, i) => {
       applyFeeds[g.input] = tensor(weights[i]!, g.dims);
@@ -87,11 +98,11 @@ async function step(req: Extract<GradRequest, { kind: 'step' }>): Promise<StepRe
     weights = init.groups.map((g) => next[g.output]!.data as Float32Array);
     for (const g of init.groups) for (const s of g.state) state.set(s.input, next[s.output]!);
   }
-  return { kind: 'stepped', loss, lossKd, lossCe, applied };
+  return { loss, lossKd, lossCe, applied };
 }
 
 function handle(req: GradRequest): Promise<GradReply> | GradReply {
-  if (req.kind === 'step') return step(req);
+  if (req.kind === 'step') return steps(req);
   if (req.kind === 'load') {
     weights = init.groups.map((g) => new Float32Array(g.size));
     state = new Map(init.groups.flatMap((g) => g.state.map((s) => [s.input, tensor(new Float32Array(g.size), g.dims)] as const)));

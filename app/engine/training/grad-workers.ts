@@ -58,15 +58,20 @@ export interface StepHyper {
 }
 export type GradRequest =
   | { kind: 'load'; weights: Arrays; state: Arrays }
-  | { kind: 'step'; feeds: GradFeeds; hyper: StepHyper }
+  /** Several steps back to back (one message for K batches: no round trip to the main thread between them). */
+  | { kind: 'step'; steps: Array<{ feeds: GradFeeds; hyper: StepHyper }> }
   | { kind: 'snapshot' };
-export interface StepReply {
-  kind: 'stepped';
+export interface StepResult {
   loss: number;
   lossKd: number;
   lossCe: number;
   /** False when the batch's loss was not finite: the update was skipped in every thread. */
   applied: boolean;
+}
+/** One result per step run; a step whose update was skipped ends the list (the rest are not run). */
+export interface StepReply {
+  kind: 'stepped';
+  results: StepResult[];
 }
 export type GradReply =
   | { kind: 'ready' }
@@ -205,6 +210,6 @@ export class GradWorkers {
 export function transferables(m: GradRequest | GradReply): ArrayBuffer[] {
   const arrays: Float32Array[] = [];
   if (m.kind === 'load' || m.kind === 'snapshot') arrays.push(...Object.values('weights' in m ? m.weights : {}), ...Object.values('state' in m ? m.state : {}));
-  if (m.kind === 'step') arrays.push(...Object.values(m.feeds).map((f) => f.data));
+  if (m.kind === 'step') arrays.push(...m.steps.flatMap((s) => Object.values(s.feeds).map((f) => f.data)));
   return [...new Set(arrays.map((a) => a.buffer as ArrayBuffer))];
 }

@@ -40,8 +40,8 @@ export interface TrainConfig {
   /** Resume from this checkpoint file. */
   resumeFrom?: string;
   /**
-   * Train steps fused into one session.run (an ONNX Loop over K stacked batches); default 8.
-   * 1 = one step per run. Results are the same either way (to float rounding); progress events
+   * Train steps fused into one session.run (an ONNX Loop over K stacked batches; with worker
+   * threads, K batches per message to the threads); default 8. 1 = one step per run. Results are the same either way (to float rounding); progress events
    * still come once per step, cancellation and checkpoints are honoured between runs.
    */
   stepsPerRun?: number;
@@ -193,10 +193,11 @@ export async function train(
 
   if (config.featureMatch && !data.teacherFeatures) throw new TrainingError('feature matching needs the teacher features of every training sample');
   const workers = workerCount(config);
-  // Feature matching feeds one more per-step tensor; it runs one step per session.run, as does data-parallel training.
-  const stepsPerRun = config.featureMatch || workers > 1 ? 1 : (config.stepsPerRun ?? 8);
+  // Feature matching feeds one more per-step tensor; it runs one step per session.run. Data-parallel
+  // threads take stepsPerRun batches per message.
+  const stepsPerRun = config.featureMatch ? 1 : (config.stepsPerRun ?? 8);
   if (!Number.isInteger(stepsPerRun) || stepsPerRun < 1) throw new TrainingError(`stepsPerRun must be a whole number >= 1, got ${stepsPerRun}`);
-  const loop = stepsPerRun > 1 ? buildTrainLoop(step) : null;
+  const loop = stepsPerRun > 1 && workers === 1 ? buildTrainLoop(step) : null;
   const dp = workers > 1
     ? await DataParallel.open({ student, trainable, inputName, sampleShape, batchSize, workers, optimizer: config.optimizer, clipNorm: config.clipNorm, fast: config.fast ?? true })
     : null;
@@ -310,12 +311,15 @@ export async function train(
         let ces: Float32Array;
         if (dp) {
           // The threads hold the weights; params/state here are refreshed by pullWeights().
-          const r = await dp.step({ x: xs, teacherProbs: probs, labels, temperature: config.temperature, alpha: config.alpha }, { lr: lrs[0]!, bc1: bc1[0]!, bc2: bc2[0]! }).catch((err: unknown) => {
+          const at = (a: Float32Array, i: number, n: number) => a.subarray(i * batchSize * n, (i + 1) * batchSize * n);
+          const slices = group.map((_, i) => ({ x: at(xs, i, per), teacherProbs: at(probs, i, classes), labels: at(labels, i, classes), temperature: config.temperature, alpha: config.alpha }));
+          const results = await dp.steps(slices, lrs.map((l, i) => ({ lr: l, bc1: bc1[i]!, bc2: bc2[i]! }))).catch((err: unknown) => {
             // The threads are gone: the last checkpoint written stays the one to resume from.
             throw new TrainingError((err as Error).message, { cause: err });
           });
-          [losses, kds, ces] = [Float32Array.of(r.loss), Float32Array.of(r.lossKd), Float32Array.of(r.lossCe)];
-          if (!r.applied) await pullWeights();
+          // A non-finite loss ends the results (its update and the later batches skipped).
+          [losses, kds, ces] = [Float32Array.from(results, (r) => r.loss), Float32Array.from(results, (r) => r.lossKd), Float32Array.from(results, (r) => r.lossCe)];
+          if (results.some((r) => !r.applied)) await pullWeights();
         } else {
           const feeds: Record<string, ort.Tensor> = {};
           if (loop) {
@@ -368,16 +372,10 @@ export async function train(
           }
         }
         const bad = losses.findIndex((l) => !Number.isFinite(l));
-        if (bad >= 0) {
-          // The weights before this run are still in params/state: that is what the checkpoint keeps.
-          if (config.checkpointPath) await saveCheckpoint(config.checkpointPath, snapshot());
-          throw new TrainingError(
-            `the loss became ${losses[bad]} at step ${t0 + bad} (epoch ${epoch + 1}); training stopped. Try a lower learning rate (now ${lrs[bad]}) or gradient clipping.` +
-              (config.checkpointPath ? ' The last good weights are in the checkpoint.' : ''),
-          );
-        }
-        lr = lrs[K - 1]!;
-        for (let i = 0; i < K; i++) {
+        // Steps whose update stands: all of them, or before a non-finite loss only those the threads
+        // applied one by one (one session's run keeps the weights from before the whole run).
+        const kept = bad < 0 ? K : dp ? bad : 0;
+        for (let i = 0; i < kept; i++) {
           lossSum += losses[i]!;
           kdSum += kds[i]!;
           ceSum += ces[i]!;
@@ -388,6 +386,15 @@ export async function train(
           const sps = trainedSamples / Math.max(elapsed, 1e-9);
           onEvent({ kind: 'step', epoch, step: globalStep, totalSteps, loss: losses[i]!, samplesPerSecond: sps, etaSeconds: ((totalSteps - globalStep) * batchSize) / sps });
         }
+        if (bad >= 0) {
+          // params/state (pulled from the threads) hold the weights after the last kept step: that is what the checkpoint keeps.
+          if (config.checkpointPath) await saveCheckpoint(config.checkpointPath, snapshot());
+          throw new TrainingError(
+            `the loss became ${losses[bad]} at step ${t0 + bad} (epoch ${epoch + 1}); training stopped. Try a lower learning rate (now ${lrs[bad]}) or gradient clipping.` +
+              (config.checkpointPath ? ' The last good weights are in the checkpoint.' : ''),
+          );
+        }
+        lr = lrs[K - 1]!;
         if (config.checkpointPath && config.checkpointEvery && globalStep - lastCheckpointAt >= config.checkpointEvery) {
           await pullWeights();
           await saveCheckpoint(config.checkpointPath, snapshot());
