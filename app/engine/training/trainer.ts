@@ -52,9 +52,10 @@ export interface TrainConfig {
   /**
    * Data-parallel worker threads (CPU only): each batch is split over this many threads with one
    * 1-thread ONNX Runtime session each, and their gradients are summed (same result as one
-   * session to float rounding). Default 1 (one session, `stepsPerRun` steps per run): 2 workers
-   * make cnn:8,16/32 1.4x faster on 2 cores but mlp:128 2.9x slower (per-step copies and the
-   * serial update dominate; docs/BENCHMARKS.md).
+   * session to float rounding); they get `stepsPerRun` batches per message. Default 1 (one
+   * session; the distill service chooses, app/engine/distill/workers.ts): 2 workers make
+   * cnn:8,16/32 1.5x faster on 2 cores, mlp:128 slower (its update and copies dominate a short
+   * step; docs/BENCHMARKS.md).
    */
   workers?: number;
 }
