@@ -164,3 +164,60 @@ describe("Conv dW by patches equals the plain rule's dW (dX unchanged); the forw
     });
   }
 });
+
+describe("first-layer Conv dW from the pooled pieces equals the plain rule's dW", () => {
+  // Conv → MaxPool 2x2 with no dX needed (a first layer): the pool rewrite hands the conv rule the
+  // four pooled pieces and dW comes from SpaceToDepth rows of X (gradients/conv.ts).
+  const cases: Array<[string, number[], number[], Record<string, number[]>]> = [
+    ['1 channel, 3x3 pad 1 (student conv1)', [6, 1, 12, 12], [4, 1, 3, 3], { pads: [1, 1, 1, 1] }],
+    ['3 channels, 3x3 pad 1', [4, 3, 8, 10], [5, 3, 3, 3], { pads: [1, 1, 1, 1] }],
+    ['2 channels, 5x5 pad 2', [3, 2, 12, 8], [3, 2, 5, 5], { pads: [2, 2, 2, 2] }],
+    ['1 channel, 3x3 no pad', [2, 1, 10, 10], [2, 1, 3, 3], {}],
+  ];
+  for (const [name, xd, wd, attrs] of cases) {
+    it(name, async () => {
+      const grads: Float32Array[] = [];
+      let usedPieces = false;
+      for (const fast of [false, true]) {
+        const m: Model = emptyModel(17);
+        const b = new GraphBuilder(m.graph);
+        b.input('X', DataType.FLOAT, xd);
+        b.input('W', DataType.FLOAT, wd);
+        const y = b.op('Conv', ['X', 'W'], attrs);
+        const p = b.op('MaxPool', [y], { kernel_shape: [2, 2], strides: [2, 2] });
+        m.graph.outputs = [{ name: p, type: null }];
+        const g = rng(11);
+        // Real images for X (flat backgrounds make pool windows tie).
+        const { images } = fashionMnist(xd[0]! * xd[1]!);
+        const xData = new Float32Array(xd.reduce((q, d) => q * d, 1));
+        for (let k = 0; k < xd[0]! * xd[1]!; k++) for (let r = 0; r < xd[2]!; r++) for (let col = 0; col < xd[3]!; col++) xData[(k * xd[2]! + r) * xd[3]! + col] = images[k * 784 + r * 28 + col]!;
+        const feeds = {
+          X: new ort.Tensor('float32', xData, xd),
+          W: new ort.Tensor('float32', Float32Array.from({ length: wd.reduce((q, d) => q * d, 1) }, () => normal(g)), wd),
+        };
+        const shapes = await probeShapes(m, feeds);
+        let shape = (v: string): GradShape => shapes.get(v)!;
+        if (fast) {
+          const rw = rewriteForTraining(m.graph, shape, (base) => b.fresh(base), { reluSwap: false });
+          expect(rw.pools).toBe(1);
+          const base = shape;
+          shape = (v) => rw.shapes.get(v) ?? base(v);
+        }
+        const pd = shapes.get(p)!.dims;
+        b.input('dP', DataType.FLOAT, pd);
+        const out = buildBackward({ graph: m.graph, builder: b, opset: 17, seeds: new Map([[p, 'dP']]), wrt: ['W'], shape, convWeightGrad: fast ? 'patches' : 'conv' });
+        if (fast) {
+          usedPieces = m.graph.nodes.some((n) => n.opType === 'SpaceToDepth');
+          lowerTrainingOps(m.graph, b);
+        }
+        m.graph.outputs = [{ name: out.get('W')!, type: null }];
+        const dP = new ort.Tensor('float32', Float32Array.from({ length: pd.reduce((q, d) => q * d, 1) }, () => normal(g)), pd);
+        const r = await (await session(m)).run({ ...feeds, dP });
+        grads.push(r[out.get('W')!]!.data as Float32Array);
+      }
+      expect(usedPieces).toBe(true);
+      const scale = Math.max(...grads[0]!.map(Math.abs));
+      expect(Math.max(...grads[0]!.map((v, i) => Math.abs(v - grads[1]![i]!))) / scale).toBeLessThan(1e-5);
+    });
+  }
+});
