@@ -103,6 +103,17 @@ function readF32(path: string): Float32Array {
   return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
 }
 
+/** Wall and process CPU time per step of `run(firstStep)`, K steps a call, after the warm-up steps. */
+async function timeRuns(run: (firstStep: number) => Promise<void>, K: number, steps: number, warmup: number): Promise<Timing> {
+  for (let i = 0; i < warmup; i += K) await run(i);
+  const runs = Math.max(1, Math.round(steps / K));
+  const t0 = performance.now();
+  const c0 = process.cpuUsage();
+  for (let i = 0; i < runs; i++) await run(i * K);
+  const c = process.cpuUsage(c0);
+  return { msPerStep: (performance.now() - t0) / (runs * K), cpuMsPerStep: (c.user + c.system) / 1000 / (runs * K) };
+}
+
 /** Child: time data-parallel steps (threads workers). Prints {"msPerStep"}. */
 async function childDataParallel(template: string, threads: number, steps: number, warmup: number): Promise<void> {
   const student = studentOf(template);
@@ -127,15 +138,9 @@ async function childDataParallel(template: string, threads: number, steps: numbe
     );
     t += K;
   };
-  for (let i = 0; i < warmup; i += K) await run(i);
-  const runs = Math.max(1, Math.round(steps / K));
-  const t0 = performance.now();
-  const c0 = process.cpuUsage();
-  for (let i = 0; i < runs; i++) await run(i * K);
-  const ms = (performance.now() - t0) / (runs * K);
-  const c = process.cpuUsage(c0);
+  const timing = await timeRuns(run, K, steps, warmup);
   await dp.close();
-  console.log(JSON.stringify({ msPerStep: ms, cpuMsPerStep: (c.user + c.system) / 1000 / (runs * K) }));
+  console.log(JSON.stringify(timing));
 }
 
 /** Child: time our step. Prints {"msPerStep"}. */
@@ -212,15 +217,9 @@ async function childOurs(template: string, variant: string, threads: number, ste
     }
     t += K;
   };
-  for (let i = 0; i < warmup; i += K) await run(i);
-  const runs = Math.max(1, Math.round(steps / K));
-  const t0 = performance.now();
-  const c0 = process.cpuUsage();
-  for (let i = 0; i < runs; i++) await run(i * K);
-  const ms = (performance.now() - t0) / (runs * K);
-  const c = process.cpuUsage(c0);
+  const timing = await timeRuns(run, K, steps, warmup);
   await session.release();
-  console.log(JSON.stringify({ msPerStep: ms, cpuMsPerStep: (c.user + c.system) / 1000 / (runs * K) }));
+  console.log(JSON.stringify(timing));
 }
 
 function childTorch(template: string, linear: 'blas' | 'dnnl', threads: number, steps: number, warmup: number): Timing {
