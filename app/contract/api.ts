@@ -306,6 +306,8 @@ export interface QuantizeConfig {
   limit?: number;
   /** Largest accepted accuracy drop in points: the guard of mixed and auto. */
   maxAccuracyDrop?: number;
+  /** mixed: the smallest plan within the budget ('size', default) or the fastest ('latency'). */
+  objective?: 'size' | 'latency';
   /** int4 block size (32, 64 or 128) and symmetric blocks. */
   blockSize?: number;
   symmetric?: boolean;

@@ -130,6 +130,7 @@ export const schemas = {
     perChannel: v.optional(bool),
     limit: v.optional(int(1, 10_000_000)),
     maxAccuracyDrop: v.optional(num(0, 100)),
+    objective: v.optional(picklist(['size', 'latency'] as const)),
     blockSize: v.optional(v.picklist([16, 32, 64, 128, 256] as const, 'must be one of 16, 32, 64, 128, 256')),
     symmetric: v.optional(bool),
     keepConvFloat: v.optional(bool),

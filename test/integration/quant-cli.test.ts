@@ -78,6 +78,19 @@ describe('distillery quantize', () => {
     }
     expect(j.mixed.path.length).toBeGreaterThanOrEqual(1);
     expect(j.sizeBytes.after).toBeLessThan(j.sizeBytes.before * 0.27);
+    expect(j.mixed.objective).toBe('size');
+  });
+
+  it("mixed --objective latency: int8 or float32 per layer, never int4 or float16", () => {
+    const r = cli(TEACHER, '--method', 'mixed', '--objective', 'latency', '--calib', DATA, '--eval', DATA, '--limit', '800', '--calib-samples', '128', '--max-accuracy-drop', '0.5', '--out', join(dir, 'ml.onnx'), '--db', join(dir, 'h.db'), '--json');
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.mixed.objective).toBe('latency');
+    for (const l of j.mixed.layers) expect(['int8', 'float32']).toContain(l.precision);
+    for (const step of j.mixed.path) for (const p of Object.values(step.plan)) expect(['int8', 'float32']).toContain(p);
+    const bad = cli(TEACHER, '--method', 'mixed', '--objective', 'fast', '--calib', DATA, '--out', join(dir, 'x.onnx'), '--db', join(dir, 'h.db'));
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/size, latency/);
   });
 
   it('int4: convolutions too, or float with --keep-conv-float', () => {

@@ -22,6 +22,7 @@ describe('contract', () => {
     expect(validateCall('startDistill', { teachers: ['/m/t.onnx'], data: 'C:\\data\\x', student: 'cnn:8,16/32', epochs: 2 })).toMatchObject({ epochs: 2 });
     expect(validateCall('compareExperiments', { ids: [ID, 'exp_1111111111111111111'] }).ids).toHaveLength(2);
     expect(validateCall('startQuantize', { model: '/m.onnx', method: 'int4', blockSize: 64, keepConvFloat: true })).toMatchObject({ keepConvFloat: true });
+    expect(validateCall('startQuantize', { model: '/m.onnx', method: 'mixed', calib: '/d', objective: 'latency' })).toMatchObject({ objective: 'latency' });
   });
 
   const bad: [string, unknown, RegExp][] = [
@@ -37,6 +38,7 @@ describe('contract', () => {
     ['startDistill', { teachers: ['/t.onnx'], data: '/d', student: 'resnet' }, /'student'/],
     ['startQuantize', { model: '/m.onnx', method: 'int3' }, /'method' must be one of dynamic, static, int4, fp16/],
     ['startQuantize', { model: '/m.onnx', method: 'int4', keepConvFloat: 'yes' }, /'keepConvFloat' must be true or false/],
+    ['startQuantize', { model: '/m.onnx', method: 'mixed', objective: 'fast' }, /'objective' must be one of size, latency/],
     ['addNote', { id: ID, body: 'x'.repeat(20_001) }, /'body' must be at most 20000/],
     ['addTag', { id: ID, tag: 'a,b' }, /'tag'/],
     ['compareExperiments', { ids: [ID] }, /'ids' needs at least 2/],

@@ -161,6 +161,20 @@ describe('sensitivity and the mixed-precision path', () => {
     }
   });
 
+  it("objective 'latency': only int8 and float32 layers, from all-int8 towards float, within the budget", async () => {
+    const cal = calibrationBatches(calib, 64);
+    const sens = await layerSensitivity(teacher, selection, { calibration: cal, int8Mode: 'static' });
+    const { path } = await mixedPrecisionPath(teacher, selection, { calibration: cal, int8Mode: 'static', sensitivity: sens, objective: 'latency', maxAccuracyDrop: -100, fullPath: true });
+    expect(Object.values(path[0]!.plan)).toEqual(['int8', 'int8', 'int8', 'int8']);
+    for (const step of path) expect(Object.values(step.plan).every((p) => p === 'int8' || p === 'float32')).toBe(true);
+    // Each step raises one layer from int8 straight to float32: four steps after the start.
+    expect(path).toHaveLength(5);
+    expect(path.slice(1).every((st) => st.changed!.from === 'int8' && st.changed!.to === 'float32')).toBe(true);
+    // The size objective on the same model starts lower (int4 Gemms) and is smaller.
+    const size = await mixedPrecisionPath(teacher, selection, { calibration: cal, int8Mode: 'static', sensitivity: sens, maxAccuracyDrop: -100 });
+    expect(size.path[0]!.sizeBytes).toBeLessThan(path[0]!.sizeBytes);
+  });
+
   it('chooseStep: accuracy and agreement budgets pick different steps of the same path', () => {
     const step = (accuracyDrop: number, agreement: number, sizeBytes: number): PathStep => ({ plan: {}, sizeBytes, accuracy: null, accuracyDrop, agreement, sqnr: 30, changed: null });
     const path = [step(0.1, 0.985, 10), step(0, 0.993, 20), step(-0.05, 0.997, 30), step(0, 1, 40)];

@@ -179,6 +179,10 @@ describe('compression wizard', () => {
     expect(distillConfig(['/a.onnx', '/b.onnx'], '/d', plan).teachers).toEqual(['/a.onnx', '/b.onnx']);
     expect(quantizeConfig('/s.onnx', '/d', plan, { size: 'quarter', speed: 'any', maxDropPoints: 1 }, 'exp_1')).toMatchObject({ method: 'dynamic', maxAccuracyDrop: 1, parentId: 'exp_1' });
     expect(quantizeConfig('/s.onnx', '/d', { ...plan, quantize: 'none' }, { size: 'half', speed: 'any', maxDropPoints: 1 }, 'exp_1')).toBeNull();
+    // Mixed precision: a speed goal asks for the fastest plan within the budget, else the smallest.
+    expect(quantizeConfig('/s.onnx', '/d', { ...plan, quantize: 'mixed' }, { size: 'quarter', speed: '2x', maxDropPoints: 1 }, 'exp_1')).toMatchObject({ method: 'mixed', objective: 'latency', calib: '/d' });
+    expect(quantizeConfig('/s.onnx', '/d', { ...plan, quantize: 'mixed' }, { size: 'tenth', speed: 'any', maxDropPoints: 1 }, 'exp_1')).toMatchObject({ method: 'mixed', objective: 'size' });
+    expect(quantizeConfig('/s.onnx', '/d', plan, { size: 'quarter', speed: '2x', maxDropPoints: 1 }, 'exp_1')!.objective).toBeUndefined();
   });
   it("starts with automatic training workers and passes the choice to the distill config the contract accepts", () => {
     const plan = proposePlan({ path: 't', parameters: 420_000, inputShape: [1, 28, 28], classes: 10 }, { size: 'quarter', speed: 'any', maxDropPoints: 1 });

@@ -29,6 +29,7 @@ export const registerQuantize: RegisterCommand = (program) => {
     .option('--calib <dataset>', 'calibration data (static, mixed, auto): its train split is used')
     .option('--eval <dataset>', 'evaluation data: accuracy before/after on its test split')
     .option('--max-accuracy-drop <points>', 'largest accepted accuracy drop in percentage points (mixed, auto)', parseNumber, 1)
+    .addOption(new Option('--objective <what>', 'mixed: the smallest plan within the budget, or the fastest (int8 / float32 layers only)').choices(['size', 'latency']).default('size'))
     .option('--per-channel', 'per-channel weight scales (dynamic; static always uses them unless --no-per-channel)')
     .option('--no-per-channel', 'per-tensor weight scales for static')
     .addOption(new Option('--calibration <method>', 'activation range estimate for static').choices(['minmax', 'percentile', 'entropy']).default('minmax'))

@@ -43,6 +43,7 @@ export {
   type Precision,
   type Sensitivity,
   type WeightedLayer,
+  type MixedObjective,
 } from './mixed.js';
 export { quantizeAuto, matmulShare, type AutoCandidate, type AutoOptions, type AutoResult } from './auto.js';
 export {

@@ -351,9 +351,27 @@ export function budgetCost(step: Pick<PathStep, 'accuracyDrop' | 'agreement'>, o
   return on === 'agreement' ? (1 - step.agreement) * 100 : step.accuracyDrop;
 }
 
+/**
+ * What the plan minimises within the budget: 'size' (default; the whole ladder) or 'latency'
+ * (int8 or float32 only: on CPUs int4 weights — MatMulNBits, int4 Conv weights — and float16
+ * storage run no faster than float32 here, docs/BENCHMARKS.md, so the fastest plan within the
+ * budget is the one with the most int8 layers).
+ */
+export type MixedObjective = 'size' | 'latency';
+
+const LATENCY_PRECISIONS: readonly Precision[] = ['int8', 'float32'];
+
+/** The options a plan search runs with for `objective`. */
+function forObjective<T extends MixedOptions>(options: T): T {
+  if (options.objective !== 'latency') return options;
+  const allowed = (options.allowed ?? PRECISION_LADDER).filter((p) => LATENCY_PRECISIONS.includes(p));
+  return { ...options, allowed: allowed.length > 0 ? allowed : LATENCY_PRECISIONS };
+}
+
 export interface MixedOptions extends PlanOptions {
   /** Largest accepted accuracy drop (or disagreement, see budgetOn) in points (default 1). */
   maxAccuracyDrop?: number;
+  objective?: MixedObjective;
   budgetOn?: BudgetOn;
   evalOptions?: EvalOptions;
   sensitivity?: LayerSensitivity[];
@@ -364,7 +382,8 @@ export interface MixedOptions extends PlanOptions {
 }
 
 /** The greedy path from everything-compressed towards float, stopping when the budget is met (or at float). */
-export async function mixedPrecisionPath(model: Model, set: EvalSet, options: MixedOptions = {}): Promise<{ path: PathStep[]; sensitivity: LayerSensitivity[]; reference: Reference; named: Model }> {
+export async function mixedPrecisionPath(model: Model, set: EvalSet, asked: MixedOptions = {}): Promise<{ path: PathStep[]; sensitivity: LayerSensitivity[]; reference: Reference; named: Model }> {
+  const options = forObjective(asked);
   const named = nameWeightedNodes(model);
   const budget = options.maxAccuracyDrop ?? 1;
   const ref = options.reference ?? (await referenceOf(named, set, options.evalOptions));
@@ -420,7 +439,8 @@ export function chooseStep(path: PathStep[], maxAccuracyDrop: number, on: Budget
 }
 
 /** Mixed precision under an accuracy budget: sensitivity, greedy path, the chosen model and its per-layer report. */
-export async function quantizeMixed(model: Model, set: EvalSet, options: MixedOptions = {}): Promise<MixedResult> {
+export async function quantizeMixed(model: Model, set: EvalSet, asked: MixedOptions = {}): Promise<MixedResult> {
+  const options = forObjective(asked);
   const budget = options.maxAccuracyDrop ?? 1;
   const { path, sensitivity, reference, named } = await mixedPrecisionPath(model, set, options);
   const { index, met } = chooseStep(path, budget, options.budgetOn);

@@ -12,7 +12,7 @@ import { convertFp16 } from './fp16.js';
 import type { CalibrationMethod } from './calibrate.js';
 import { quantizeAuto, type AutoCandidate } from './auto.js';
 import { calibrationBatches, compareLogits, dropPoints, headOf, loadDataForModel, modelLogits, quickLatency, sliceOf, type DataForModel, type EvalSet } from './evaluate.js';
-import { quantizeMixed, type MixedResult } from './mixed.js';
+import { quantizeMixed, type MixedObjective, type MixedResult } from './mixed.js';
 import { firstConvHasFewChannels } from './pad-first-conv.js';
 
 export const QUANTIZE_METHOD_NAMES = ['dynamic', 'static', 'int4', 'fp16', 'mixed', 'auto'] as const;
@@ -30,6 +30,8 @@ export interface QuantizeRunOptions {
   eval?: string;
   /** Largest accepted accuracy drop in points (mixed, auto). Default 1. */
   maxAccuracyDrop?: number;
+  /** mixed: the smallest ('size', default) or the fastest ('latency': int8 / float32 layers only) plan within the budget. */
+  objective?: MixedObjective;
   /** Per-channel weight scales: dynamic off unless true; static on unless false. */
   perChannel?: boolean;
   calibration?: CalibrationMethod;
@@ -75,7 +77,7 @@ export interface QuantizeReport {
   recommendation?: 'use-quantized' | 'keep-float';
   chosen?: string;
   candidates?: Array<Omit<AutoCandidate, 'layers'>>;
-  mixed?: { maxAccuracyDrop: number; budgetMet: boolean; layers: MixedResult['layers']; path: Array<Omit<MixedResult['path'][number], 'plan'> & { plan: Record<string, string> }> };
+  mixed?: { maxAccuracyDrop: number; objective: MixedObjective; budgetMet: boolean; layers: MixedResult['layers']; path: Array<Omit<MixedResult['path'][number], 'plan'> & { plan: Record<string, string> }> };
   data?: { calibration: string | null; calibrationSamples: number; evaluation: string | null; evaluationSamples: number; agreementOn: 'evaluation' | 'calibration' | null };
 }
 
@@ -153,6 +155,7 @@ export async function runQuantize(model: Model, modelPath: string, options: Quan
       if (!selection) throw new QuantizeError('mixed precision needs labelled data to measure sensitivity: add --calib DATASET or --eval DATASET');
       const r = await quantizeMixed(model, selection, {
         maxAccuracyDrop: budget,
+        objective: o.objective ?? 'size',
         calibration: calibration!,
         int8Mode: 'static',
         padFirstConv: true,
@@ -164,6 +167,7 @@ export async function runQuantize(model: Model, modelPath: string, options: Quan
       extra = {
         mixed: {
           maxAccuracyDrop: budget,
+          objective: o.objective ?? 'size',
           budgetMet: r.budgetMet,
           layers: r.layers,
           path: r.path.map((p) => ({ ...p })),

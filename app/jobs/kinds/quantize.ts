@@ -32,6 +32,7 @@ export const quantizeJob: JobKindModule<QuantizeConfig> = {
         calib: params.calib,
         eval: params.eval,
         maxAccuracyDrop: params.maxAccuracyDrop,
+        objective: params.objective,
         perChannel: params.perChannel,
         calibration: params.calibrationMethod,
         blockSize: params.blockSize,

@@ -195,6 +195,8 @@ export function quantizeConfig(model: string, data: string, plan: Advanced, goal
     c.calib = data;
     c.calibrationMethod = plan.calibrationMethod;
   }
+  // A speed goal makes mixed precision look for the fastest plan within the budget, not the smallest.
+  if (plan.quantize === 'mixed') c.objective = goal.speed === 'any' ? 'size' : 'latency';
   if (plan.limit != null) c.limit = plan.limit;
   return c;
 }
