@@ -41,8 +41,9 @@ export interface TrainConfig {
   resumeFrom?: string;
   /**
    * Train steps fused into one session.run (an ONNX Loop over K stacked batches; with worker
-   * threads, K batches per message to the threads); default 8. 1 = one step per run. Results are the same either way (to float rounding); progress events
-   * still come once per step, cancellation and checkpoints are honoured between runs.
+   * threads, K batches per message to the threads); default 8. 1 = one step per run. Results
+   * are the same either way (to float rounding); progress events still come once per step,
+   * cancellation and checkpoints are honoured between runs.
    */
   stepsPerRun?: number;
   /** Match a student tensor to teacher features (TrainData.teacherFeatures) through a learned projection. */
