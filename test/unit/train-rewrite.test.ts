@@ -2,7 +2,7 @@
 // gradient: exact routing on real images (ties!) and agreement with the FD-tested plain rules.
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { GraphBuilder } from '../../app/engine/onnx/graph.js';
+import { GraphBuilder, pruneUnused } from '../../app/engine/onnx/graph.js';
 import { DataType, emptyModel, type Model } from '../../app/engine/onnx/ir.js';
 import { buildBackward, type GradShape } from '../../app/engine/training/autodiff.js';
 import { lowerTrainingOps, rewriteForTraining } from '../../app/engine/training/rewrite.js';
@@ -165,9 +165,10 @@ describe("Conv dW by patches equals the plain rule's dW (dX unchanged); the forw
   }
 });
 
-describe("first-layer Conv dW from the pooled pieces equals the plain rule's dW", () => {
-  // Conv → MaxPool 2x2 with no dX needed (a first layer): the pool rewrite hands the conv rule the
-  // four pooled pieces and dW comes from SpaceToDepth rows of X (gradients/conv.ts).
+describe("first-layer Conv + pool from window pieces equals the plain rules (output, dW, dB)", () => {
+  // Conv → MaxPool 2x2 with no dX needed (a first layer). 'pieces': the pool rewrite hands the conv
+  // rule the four pooled pieces and dW comes from SpaceToDepth rows of X; 'firstConvPool': conv and
+  // pool themselves are recomputed from those rows (gradients/conv.ts) and the pool node redirected.
   const cases: Array<[string, number[], number[], Record<string, number[]>]> = [
     ['1 channel, 3x3 pad 1 (student conv1)', [6, 1, 12, 12], [4, 1, 3, 3], { pads: [1, 1, 1, 1] }],
     ['3 channels, 3x3 pad 1', [4, 3, 8, 10], [5, 3, 3, 3], { pads: [1, 1, 1, 1] }],
@@ -176,14 +177,14 @@ describe("first-layer Conv dW from the pooled pieces equals the plain rule's dW"
   ];
   for (const [name, xd, wd, attrs] of cases) {
     it(name, async () => {
-      const grads: Float32Array[] = [];
-      let usedPieces = false;
-      for (const fast of [false, true]) {
+      const results: Array<{ y: Float32Array; dW: Float32Array; dB: Float32Array }> = [];
+      for (const mode of ['plain', 'pieces', 'firstConvPool'] as const) {
         const m: Model = emptyModel(17);
         const b = new GraphBuilder(m.graph);
         b.input('X', DataType.FLOAT, xd);
         b.input('W', DataType.FLOAT, wd);
-        const y = b.op('Conv', ['X', 'W'], attrs);
+        b.input('B', DataType.FLOAT, [wd[0]!]);
+        const y = b.op('Conv', ['X', 'W', 'B'], attrs);
         const p = b.op('MaxPool', [y], { kernel_shape: [2, 2], strides: [2, 2] });
         m.graph.outputs = [{ name: p, type: null }];
         const g = rng(11);
@@ -194,10 +195,11 @@ describe("first-layer Conv dW from the pooled pieces equals the plain rule's dW"
         const feeds = {
           X: new ort.Tensor('float32', xData, xd),
           W: new ort.Tensor('float32', Float32Array.from({ length: wd.reduce((q, d) => q * d, 1) }, () => normal(g)), wd),
+          B: new ort.Tensor('float32', Float32Array.from({ length: wd[0]! }, () => 0.1 * normal(g)), [wd[0]!]),
         };
         const shapes = await probeShapes(m, feeds);
         let shape = (v: string): GradShape => shapes.get(v)!;
-        if (fast) {
+        if (mode !== 'plain') {
           const rw = rewriteForTraining(m.graph, shape, (base) => b.fresh(base), { reluSwap: false });
           expect(rw.pools).toBe(1);
           const base = shape;
@@ -205,19 +207,25 @@ describe("first-layer Conv dW from the pooled pieces equals the plain rule's dW"
         }
         const pd = shapes.get(p)!.dims;
         b.input('dP', DataType.FLOAT, pd);
-        const out = buildBackward({ graph: m.graph, builder: b, opset: 17, seeds: new Map([[p, 'dP']]), wrt: ['W'], shape, convWeightGrad: fast ? 'patches' : 'conv' });
-        if (fast) {
-          usedPieces = m.graph.nodes.some((n) => n.opType === 'SpaceToDepth');
+        const out = buildBackward({ graph: m.graph, builder: b, opset: 17, seeds: new Map([[p, 'dP']]), wrt: ['W', 'B'], shape, convWeightGrad: mode === 'plain' ? 'conv' : 'patches', firstConvPool: mode === 'firstConvPool' });
+        if (mode !== 'plain') {
+          expect(m.graph.nodes.some((n) => n.opType === 'SpaceToDepth')).toBe(true);
           lowerTrainingOps(m.graph, b);
         }
-        m.graph.outputs = [{ name: out.get('W')!, type: null }];
+        m.graph.outputs = [p, out.get('W')!, out.get('B')!].map((name) => ({ name, type: null }));
+        pruneUnused(m.graph);
+        // 'firstConvPool' leaves no full-resolution Conv, pool or probe.
+        if (mode === 'firstConvPool') expect(m.graph.nodes.filter((n) => n.opType === 'MaxPool' || (n.opType === 'Conv' && n.inputs[0] === 'X'))).toEqual([]);
         const dP = new ort.Tensor('float32', Float32Array.from({ length: pd.reduce((q, d) => q * d, 1) }, () => normal(g)), pd);
         const r = await (await session(m)).run({ ...feeds, dP });
-        grads.push(r[out.get('W')!]!.data as Float32Array);
+        results.push({ y: r[p]!.data as Float32Array, dW: r[out.get('W')!]!.data as Float32Array, dB: r[out.get('B')!]!.data as Float32Array });
       }
-      expect(usedPieces).toBe(true);
-      const scale = Math.max(...grads[0]!.map(Math.abs));
-      expect(Math.max(...grads[0]!.map((v, i) => Math.abs(v - grads[1]![i]!))) / scale).toBeLessThan(1e-5);
+      const rel = (a: Float32Array, ref: Float32Array) => Math.max(...a.map((v, i) => Math.abs(v - ref[i]!))) / Math.max(...ref.map(Math.abs));
+      for (const other of results.slice(1)) {
+        expect(rel(other.y, results[0]!.y)).toBeLessThan(1e-6);
+        expect(rel(other.dW, results[0]!.dW)).toBeLessThan(1e-5);
+        expect(rel(other.dB, results[0]!.dB)).toBeLessThan(1e-5);
+      }
     });
   }
 });

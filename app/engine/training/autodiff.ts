@@ -46,6 +46,11 @@ export interface BackwardOptions {
    * which is faster on ORT's CPU provider for small students.
    */
   convWeightGrad?: 'conv' | 'patches';
+  /**
+   * With 'patches': a first-layer Conv (no dX) followed by a 2x2 pool computes conv and pool from
+   * its dW's window rows (gradients/conv.ts firstConvPool; lowerTrainingOps redirects the pool).
+   */
+  firstConvPool?: boolean;
 }
 
 export { UnsupportedGradientError };
@@ -60,6 +65,8 @@ export interface GradContext {
   shape(valueName: string): GradShape;
   /** BackwardOptions.convWeightGrad (default 'conv'). */
   convWeightGrad: 'conv' | 'patches';
+  /** BackwardOptions.firstConvPool (default false). */
+  firstConvPool: boolean;
   /** Whether input i needs a gradient (a rule may skip work for the others). */
   needsGrad(inputIndex: number): boolean;
   /** Integer values of a value when known statically (initializer, Constant node, or constValue). */
@@ -245,6 +252,7 @@ function makeHelpers(o: BackwardOptions): Omit<GradContext, 'node' | 'gradOutput
   const h: Omit<GradContext, 'node' | 'gradOutputs' | 'needsGrad'> = {
     builder: b,
     convWeightGrad: o.convWeightGrad ?? 'conv',
+    firstConvPool: o.firstConvPool ?? false,
     opset,
     shape: (n) => o.shape(n),
     constInts: (n) => staticInts(o.graph, n, o.constValue)?.map((v) => Number(v)),

@@ -17,6 +17,9 @@
 //     forward as one MatMul over those same patches: Pᵀ [N·Ho·Wo, kh·kw·C] times Wᵀ, back to NCHW.
 //     The patches are then built once per step for both, and ORT's Conv (with its NCHWc reorders
 //     in and out) leaves the step: −5 % per step for cnn:8,16/32 at batch 128.
+//  4. (after the backward pass) A first-layer Conv followed by a 2x2 pool: its dW rule computed
+//     the conv at every window position from the window rows it needs anyway, and the pool as
+//     their maximum (gradients/conv.ts firstConvPool); the pool node becomes a Reshape of that.
 //
 // Between rewriteForTraining and lowerTrainingOps the pool is a private node
 // (TRAINING_DOMAIN.MaxPool2x2) that only the autodiff sees; lowerTrainingOps replaces it with
@@ -25,7 +28,7 @@ import { attrInt, attrInts, attrString } from '../onnx/attributes.js';
 import { consumers, producers, sortGraph, type GraphBuilder } from '../onnx/graph.js';
 import type { Graph, Node } from '../onnx/ir.js';
 import { registerGradient, type GradContext, type GradShape } from './autodiff.js';
-import { convPatches, recordInterleaved } from './gradients/util.js';
+import { convPatches, poolForwardsOf, recordInterleaved } from './gradients/util.js';
 
 export const TRAINING_DOMAIN = 'ai.distillery.training';
 const POOL = 'MaxPool2x2';
@@ -112,10 +115,22 @@ export function rewriteForTraining(
 
 /** Replaces the private training nodes by standard ops (after buildBackward); see rewrite 3. */
 export function lowerTrainingOps(graph: Graph, b: GraphBuilder, options: { convForwardFromPatches?: boolean } = {}): void {
-  if (options.convForwardFromPatches && convForwardFromPatches(graph, b) > 0) sortGraph(graph);
+  const redirected = new Map(poolForwardsOf(b).map((f) => [f.y, f]));
+  let reorder = options.convForwardFromPatches === true && convForwardFromPatches(graph, b) > 0;
   for (const n of graph.nodes) {
     if (n.domain !== TRAINING_DOMAIN) continue;
     if (n.opType !== POOL) throw new Error(`internal: unknown training op ${n.opType}`);
+    const f = redirected.get(n.outputs[0]!);
+    if (f) {
+      // Rewrite 4: the pool's output is the maximum a rule already computed (gradients/conv.ts
+      // firstConvPool); the Conv before it is then read by nothing and pruned.
+      n.domain = '';
+      n.opType = 'Reshape';
+      n.inputs = [f.from, b.constInt64('pool_output_shape', f.dims)];
+      n.attributes = [];
+      reorder = true;
+      continue;
+    }
     // The forward stays ORT's MaxPool (fast without the Indices output).
     n.domain = '';
     n.opType = 'MaxPool';
@@ -124,6 +139,7 @@ export function lowerTrainingOps(graph: Graph, b: GraphBuilder, options: { convF
       { name: 'strides', type: 'ints', value: [2n, 2n] },
     ];
   }
+  if (reorder) sortGraph(graph);
 }
 
 /** Rewrite 3: forward Convs read the patches their dW built. Returns how many were replaced. */
@@ -180,7 +196,7 @@ function poolGradient(c: GradContext): (string | null)[] {
   // out[n, c, 2i + a, 2j + b] = in[n, (2a + b)·C + c, i, j].
   const stacked = c.op('Concat', grads, { axis: 1 });
   const full = c.op('DepthToSpace', [stacked], { blocksize: 2, mode: 'DCR' });
-  recordInterleaved(c.builder, full, grads);
+  recordInterleaved(c.builder, full, { pieces: grads, pool: { y, dy } });
   return [full];
 }
 

@@ -35,7 +35,7 @@ export interface TrainStepOptions {
    * Training rewrites (same results): ReLU behind 2x2 pools, the pool as Slices + Max, dW by
    * patches. true = the default set, false = none, or choose each.
    */
-  fast?: boolean | { pool?: boolean; reluSwap?: boolean; convPatches?: boolean; convForwardFromPatches?: boolean };
+  fast?: boolean | { pool?: boolean; reluSwap?: boolean; convPatches?: boolean; convForwardFromPatches?: boolean; firstConvPool?: boolean };
   /**
    * Feature matching: weight · mean((W·flatten(student tensor) + b − teacher features)²), with
    * the projection W, b learned along (and dropped from the exported student).
@@ -93,7 +93,7 @@ export function logSoftmax(b: GraphBuilder, x: string, opset: number): string {
 }
 
 /** The rewrites `fast: true` applies (chosen by measurement, docs/BENCHMARKS.md). */
-export const DEFAULT_FAST = { pool: true, reluSwap: true, convPatches: true, convForwardFromPatches: true };
+export const DEFAULT_FAST = { pool: true, reluSwap: true, convPatches: true, convForwardFromPatches: true, firstConvPool: true };
 
 export function buildTrainStep(o: TrainStepOptions): TrainStepGraph {
   const core = buildLossAndGradients(o, 'step');
@@ -391,6 +391,7 @@ function buildLossAndGradients(o: TrainStepOptions, mode: 'step' | 'gradients'):
     wrt,
     shape: shapeOf,
     convWeightGrad: fast.convPatches ? 'patches' : 'conv',
+    firstConvPool: fast.firstConvPool ?? false,
   });
   lowerTrainingOps(g, b, { convForwardFromPatches: fast.convForwardFromPatches ?? false });
   return {

@@ -4,7 +4,7 @@ import { attrInt, attrInts, attrString } from '../../onnx/attributes.js';
 import type { Node } from '../../onnx/ir.js';
 import type { GradContext, GradientRule } from '../autodiff.js';
 import { UnsupportedGradientError } from './errors.js';
-import { interleavedPieces, range, recordConvPatches } from './util.js';
+import { interleavedPieces, range, recordConvPatches, recordPoolForward } from './util.js';
 
 interface Window {
   kernel: number[];
@@ -82,10 +82,16 @@ const conv: GradientRule = (c: GradContext) => {
 
   // dY interleaved from pooled pieces (2x2 pool right after this Conv) and no dX needed (first
   // layer): dW and dB straight from the pieces, the full-resolution dY is never built.
-  const pieces = c.convWeightGrad === 'patches' && !c.needsGrad(0) ? interleavedPieces(c.builder, dy) : undefined;
-  if (pieces && c.needsGrad(1) && piecesApply(xDims, yDims, kernel, win, group)) {
-    out[1] = weightGradFromPieces(c, x, pieces, xDims, yDims, kernel, win);
-    if (bias && c.needsGrad(2)) out[2] = c.op('Sum', pieces.map((g) => c.reduceSum(g, [0, 2, 3], false)));
+  const inter = c.convWeightGrad === 'patches' && !c.needsGrad(0) ? interleavedPieces(c.builder, dy) : undefined;
+  if (inter && c.needsGrad(1) && piecesApply(xDims, yDims, kernel, win, group)) {
+    if (c.firstConvPool) {
+      out[1] = firstConvPool(c, x, w, bias, inter.pool, xDims, yDims, kernel, win);
+      // Each window's gradient goes to one position: the pieces sum to the pool's dY.
+      if (bias && c.needsGrad(2)) out[2] = c.reduceSum(inter.pool.dy, [0, 2, 3], false);
+      return out;
+    }
+    out[1] = weightGradFromPieces(c, x, inter.pieces, xDims, yDims, kernel, win);
+    if (bias && c.needsGrad(2)) out[2] = c.op('Sum', inter.pieces.map((g) => c.reduceSum(g, [0, 2, 3], false)));
     return out;
   }
 
@@ -148,16 +154,14 @@ function piecesApply(xDims: number[], yDims: number[], kernel: number[], w: Wind
 }
 
 /**
- * dW from the four pooled pieces g_ab of dY: dW[m,c,i,j] = Σ_ab Σ_n,u,v g_ab[n,m,u,v] ·
- * Xpad[n, c, 2u + a + i, 2v + b + j]. With S = SpaceToDepth(Xpad, 2) every such patch is S's
- * channel block ((a+i)%2, (b+j)%2) at offset ((a+i)>>1, (b+j)>>1). One Gather of S's channel rows
- * takes every offset at once, R[n, p, (offset, block, c)]; one batched MatMul of the stacked pieces
- * with R, summed over the batch, gives Q[(ab, m), (offset, block, c)]; a constant 0/1 matrix picks
- * each (ab, tap) column of Q (1.5 → 0.7 ms at batch 128, where kh·kw Slices per piece were used).
+ * Every 2x2 pool window's input rows for a conv feeding that pool (stride 1): with S =
+ * SpaceToDepth(Xpad, 2), the taps of conv output (2u + a, 2v + b) are S's channel block
+ * ((a+i)%2, (b+j)%2) at offset ((a+i)>>1, (b+j)>>1). One Gather of S's channel rows takes every
+ * offset at once: R[n, p, (offset, block, c)], K columns. pick[(ab, col), (tap, c)] = 1 where col
+ * holds tap (i, j) of channel c for window position ab = 2a + b.
  */
-function weightGradFromPieces(c: GradContext, x: string, pieces: string[], xDims: number[], yDims: number[], kernel: number[], w: Window): string {
+function windowRows(c: GradContext, x: string, xDims: number[], yDims: number[], kernel: number[], w: Window): { s2d: string; r: string; K: number; pick: string } {
   const [N, C] = xDims as [number, number];
-  const M = yDims[1]!;
   const [h, wd] = [yDims[2]! / 2, yDims[3]! / 2];
   const [kh, kw] = kernel as [number, number];
   const padded = w.padsBegin.some((p) => p !== 0) || w.padsEnd.some((p) => p !== 0);
@@ -173,9 +177,6 @@ function weightGradFromPieces(c: GradContext, x: string, pieces: string[], xDims
   for (let u = 0; u < h; u++) for (let v = 0; v < wd; v++) for (let dy = 0; dy < Oy; dy++) for (let dx = 0; dx < Ox; dx++) index.push((u + dy) * Ws + v + dx);
   const K = Oy * Ox * 4 * C;
   const r = c.reshape(c.op('Gather', [rows, c.int64(index, [h * wd, Oy * Ox])], { axis: 1 }), [N, h * wd, K]);
-  const g = c.op('Concat', pieces.map((piece) => c.reshape(piece, [N, M, h * wd])), { axis: 1 });
-  const q = c.reduceSum(c.op('MatMul', [g, r]), [0], false); // [4·M, K], row ab·M + m
-  // pick[(ab, col), (tap, c)] = 1 where col is tap (i, j)'s column for piece ab.
   const pick = new Array<number>(4 * K * kh * kw * C).fill(0);
   for (let ab = 0; ab < 4; ab++) {
     const [a, b] = [ab >> 1, ab & 1];
@@ -190,9 +191,64 @@ function weightGradFromPieces(c: GradContext, x: string, pieces: string[], xDims
       }
     }
   }
+  return { s2d, r, K, pick: c.constant(pick, [4 * K, kh * kw * C], c.shape(x).elemType) };
+}
+
+/**
+ * dW from the four pooled pieces g_ab of dY: dW[m,c,i,j] = Σ_ab Σ_n,u,v g_ab[n,m,u,v] ·
+ * Xpad[n, c, 2u + a + i, 2v + b + j]. One batched MatMul of the stacked pieces with the window
+ * rows R, summed over the batch, gives Q[(ab, m), (offset, block, c)]; the constant pick matrix
+ * takes each (ab, tap) column of Q (1.5 → 0.7 ms at batch 128, where kh·kw Slices per piece were used).
+ */
+function weightGradFromPieces(c: GradContext, x: string, pieces: string[], xDims: number[], yDims: number[], kernel: number[], w: Window): string {
+  const [N, C] = xDims as [number, number];
+  const M = yDims[1]!;
+  const [h, wd] = [yDims[2]! / 2, yDims[3]! / 2];
+  const [kh, kw] = kernel as [number, number];
+  const { r, K, pick } = windowRows(c, x, xDims, yDims, kernel, w);
+  const g = c.op('Concat', pieces.map((piece) => c.reshape(piece, [N, M, h * wd])), { axis: 1 });
+  const q = c.reduceSum(c.op('MatMul', [g, r]), [0], false); // [4·M, K], row ab·M + m
   const perM = c.reshape(c.transpose(c.reshape(q, [4, M, K]), [1, 0, 2]), [M, 4 * K]);
-  const dw = c.op('MatMul', [perM, c.constant(pick, [4 * K, kh * kw * C], c.shape(x).elemType)]);
-  return kernelMajorToOihw(c, dw, M, C, kh, kw);
+  return kernelMajorToOihw(c, c.op('MatMul', [perM, pick]), M, C, kh, kw);
+}
+
+/**
+ * The first conv (no dX needed) and the 2x2 pool after it as one Conv over S = SpaceToDepth(Xpad)
+ * whose 4·M output channels are the conv at the four window positions, P[n, ab·M + m, u, v]
+ * (weights Wp = pick · Wᵀ, kernel (kh/2 + 1)²); the pool is their maximum, each window's gradient
+ * goes to the first position equal to it (the tie-safe pool rule's routing, on P itself), and dW
+ * comes from those pieces and S's rows as in weightGradFromPieces. This replaces ORT's Conv at full
+ * resolution, the pool and its three probes (−8 % per step for cnn:8,16/32 at batch 128, one
+ * thread). Returns dW; lowerTrainingOps makes the pool node a Reshape of the maximum.
+ */
+function firstConvPool(c: GradContext, x: string, w: string, bias: string | undefined, pool: { y: string; dy: string }, xDims: number[], yDims: number[], kernel: number[], win: Window): string {
+  const [N, C] = xDims as [number, number];
+  const M = yDims[1]!;
+  const [h, wd] = [yDims[2]! / 2, yDims[3]! / 2];
+  const [kh, kw] = kernel as [number, number];
+  const t = c.shape(x).elemType;
+  const { s2d, r, K, pick } = windowRows(c, x, xDims, yDims, kernel, win);
+  const [Oy, Ox] = [(kh >> 1) + 1, (kw >> 1) + 1];
+  const wk = c.reshape(c.transpose(w, [2, 3, 1, 0]), [kh * kw * C, M]); // Wᵀ, row (i·kw + j)·C + c
+  // pick · Wᵀ: [(ab, (offset, block, c)), M] → Conv weights [(ab, m), (block, c), oy, ox].
+  const wp = c.reshape(c.transpose(c.reshape(c.op('MatMul', [pick, wk]), [4, Oy, Ox, 4 * C, M]), [0, 4, 3, 1, 2]), [4 * M, 4 * C, Oy, Ox]);
+  const pb = bias ? c.op('Concat', [bias, bias, bias, bias], { axis: 0 }) : undefined;
+  const p = c.op('Conv', pb ? [s2d, wp, pb] : [s2d, wp], { kernel_shape: [Oy, Ox] });
+  const pieces = c.builder.opN('Split', [p, c.int64([M, M, M, M])], { axis: 1 }, { outputs: 4 });
+  const top = c.op('Max', pieces);
+  recordPoolForward(c.builder, { y: pool.y, from: top, dims: [N, M, h, wd] });
+  let rest = pool.dy;
+  const routed: string[] = [];
+  for (const piece of pieces.slice(0, 3)) {
+    const g = c.op('Mul', [rest, c.cast(c.op('Equal', [piece, top]), t)]);
+    routed.push(g);
+    rest = c.op('Sub', [rest, g]);
+  }
+  routed.push(rest);
+  const g = c.reshape(c.op('Concat', routed, { axis: 1 }), [N, 4 * M, h * wd]);
+  const q = c.reduceSum(c.op('MatMul', [g, r]), [0], false); // [4·M, K], row ab·M + m
+  const perM = c.reshape(c.transpose(c.reshape(q, [4, M, K]), [1, 0, 2]), [M, 4 * K]);
+  return kernelMajorToOihw(c, c.op('MatMul', [perM, pick]), M, C, kh, kw);
 }
 
 /** [M, (i·kw + j)·C + c] → [M, C, kh, kw]. */

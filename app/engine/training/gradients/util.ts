@@ -101,19 +101,48 @@ export function invertPerm(perm: readonly number[]): number[] {
 /**
  * Gradients that a rule produced by interleaving pooled-resolution pieces (the 2x2 pool rule of
  * training/rewrite.ts): full-resolution gradient name → its four pieces [N, C, H/2, W/2] for
- * window positions (0,0), (0,1), (1,0), (1,1). A consumer's rule (Conv dW) may use the pieces and
- * skip the interleave; the unused interleave is then pruned. Keyed per graph builder.
+ * window positions (0,0), (0,1), (1,0), (1,1), and the pool they came from (its output y and the
+ * gradient dy flowing into y). A consumer's rule (Conv dW) may use the pieces, or the pool itself,
+ * and skip the interleave; the unused interleave is then pruned. Keyed per graph builder.
  */
-const interleaved = new WeakMap<object, Map<string, string[]>>();
-
-export function recordInterleaved(builder: object, full: string, pieces: string[]): void {
-  let m = interleaved.get(builder);
-  if (!m) interleaved.set(builder, (m = new Map()));
-  m.set(full, pieces);
+export interface InterleavedGradient {
+  pieces: string[];
+  pool: { y: string; dy: string };
 }
 
-export function interleavedPieces(builder: object, full: string): string[] | undefined {
+const interleaved = new WeakMap<object, Map<string, InterleavedGradient>>();
+
+export function recordInterleaved(builder: object, full: string, entry: InterleavedGradient): void {
+  let m = interleaved.get(builder);
+  if (!m) interleaved.set(builder, (m = new Map()));
+  m.set(full, entry);
+}
+
+export function interleavedPieces(builder: object, full: string): InterleavedGradient | undefined {
   return interleaved.get(builder)?.get(full);
+}
+
+/**
+ * Pools whose forward a rule recomputed from values it built anyway (the first conv's window
+ * pieces, gradients/conv.ts): lowerTrainingOps makes the pool node Reshape(from, dims), so the
+ * forward and the gradient's routing read the same numbers. Keyed per graph builder.
+ */
+export interface PoolForward {
+  y: string;
+  from: string;
+  dims: number[];
+}
+
+const poolForwards = new WeakMap<object, PoolForward[]>();
+
+export function recordPoolForward(builder: object, entry: PoolForward): void {
+  let list = poolForwards.get(builder);
+  if (!list) poolForwards.set(builder, (list = []));
+  list.push(entry);
+}
+
+export function poolForwardsOf(builder: object): PoolForward[] {
+  return poolForwards.get(builder) ?? [];
 }
 
 /**
