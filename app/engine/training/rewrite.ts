@@ -26,7 +26,7 @@
 // standard ops after the backward pass has been built.
 import { attrInt, attrInts, attrString } from '../onnx/attributes.js';
 import { consumers, producers, sortGraph, type GraphBuilder } from '../onnx/graph.js';
-import type { Graph, Node } from '../onnx/ir.js';
+import type { DataType, Graph, Node } from '../onnx/ir.js';
 import { registerGradient, type GradContext, type GradShape } from './autodiff.js';
 import { convPatches, poolForwardsOf, recordInterleaved } from './gradients/util.js';
 
@@ -191,13 +191,33 @@ function poolGradient(c: GradContext): (string | null)[] {
     rest = c.op('Sub', [rest, routed]);
   }
   grads.push(rest);
-  // grads[k] holds window position (k >> 1, k & 1); DepthToSpace (DCR) interleaves them back
-  // (measured: as fast as nearest-Resize of dY and of the position code + Equal + Where):
-  // out[n, c, 2i + a, 2j + b] = in[n, (2a + b)·C + c, i, j].
-  const stacked = c.op('Concat', grads, { axis: 1 });
-  const full = c.op('DepthToSpace', [stacked], { blocksize: 2, mode: 'DCR' });
+  const full = interleave(c, grads, c.shape(y).dims, t);
   recordInterleaved(c.builder, full, { pieces: grads, pool: { y, dy } });
   return [full];
+}
+
+/** Widths up to which interleave() uses a permutation MatMul (its cost grows with the width). */
+const MATMUL_INTERLEAVE_MAX_WIDTH = 16;
+
+/**
+ * Pieces [N, C, h, w] for window positions ab = 2a + b back to full resolution:
+ * out[n, c, 2u + a, 2v + b] = piece_ab[n, c, u, v]. For narrow maps the pieces are concatenated
+ * along the width, [.., u, ab·w + v], and one MatMul with a constant 0/1 matrix puts every value
+ * at a·2w + 2v + b, i.e. output rows 2u and 2u + 1 side by side (exact: one term per output).
+ * At [128, 16, 14, 14], one thread: 0.95 → 0.45 ms against Concat + DepthToSpace, which wider maps
+ * still use. A NaN or Inf gradient spreads along its output row (0·NaN): the step fails either way.
+ */
+function interleave(c: GradContext, pieces: string[], pooledDims: number[], t: DataType): string {
+  const [N, C, h, w] = pooledDims as [number, number, number, number];
+  if (w > MATMUL_INTERLEAVE_MAX_WIDTH) {
+    // grads[k] holds window position (k >> 1, k & 1); DepthToSpace (DCR):
+    // out[n, c, 2i + a, 2j + b] = in[n, (2a + b)·C + c, i, j].
+    return c.op('DepthToSpace', [c.op('Concat', pieces, { axis: 1 })], { blocksize: 2, mode: 'DCR' });
+  }
+  const perm = new Array<number>(16 * w * w).fill(0);
+  for (let ab = 0; ab < 4; ab++) for (let v = 0; v < w; v++) perm[(ab * w + v) * 4 * w + (ab >> 1) * 2 * w + 2 * v + (ab & 1)] = 1;
+  const rows = c.op('MatMul', [c.op('Concat', pieces, { axis: 3 }), c.constant(perm, [4 * w, 4 * w], t)]);
+  return c.reshape(rows, [N, C, 2 * h, 2 * w]);
 }
 
 registerGradient(`${TRAINING_DOMAIN}.${POOL}`, poolGradient);
