@@ -274,6 +274,16 @@ export interface DistillConfig {
   temperature?: number;
   alpha?: number;
   patience?: number;
+  /**
+   * Extra views of each training image, labelled by the teacher: small shifts ('shift'), plus
+   * left-right mirrors ('shift-flip': only where a mirror keeps the label — clothes, not digits).
+   * Default 'none'. Image data only.
+   */
+  augment?: 'none' | 'shift' | 'shift-flip';
+  /** Views per image with augment, the original included (2–32; default 4). */
+  augmentViews?: number;
+  /** With augment: half of the extra views blend two images, taught by the teacher's answers alone. */
+  augmentMix?: boolean;
   /** Samples per split, for quick trials. */
   limit?: number;
   /** Defaults to the device preference in settings. */

@@ -20,6 +20,7 @@ describe('contract', () => {
     expect(validateCall('listExperiments', undefined)).toEqual({});
     expect(validateCall('listExperiments', { kinds: ['distill'], sort: { metric: 'testAccuracy' }, limit: 10 })).toMatchObject({ limit: 10 });
     expect(validateCall('startDistill', { teachers: ['/m/t.onnx'], data: 'C:\\data\\x', student: 'cnn:8,16/32', epochs: 2 })).toMatchObject({ epochs: 2 });
+    expect(validateCall('startDistill', { teachers: ['/t.onnx'], data: '/d', augment: 'shift', augmentViews: 8, augmentMix: true })).toMatchObject({ augment: 'shift', augmentViews: 8, augmentMix: true });
     expect(validateCall('compareExperiments', { ids: [ID, 'exp_1111111111111111111'] }).ids).toHaveLength(2);
     expect(validateCall('startQuantize', { model: '/m.onnx', method: 'int4', blockSize: 64, keepConvFloat: true })).toMatchObject({ keepConvFloat: true });
     expect(validateCall('startQuantize', { model: '/m.onnx', method: 'mixed', calib: '/d', objective: 'latency' })).toMatchObject({ objective: 'latency' });
@@ -36,6 +37,8 @@ describe('contract', () => {
     ['startDistill', { teachers: ['/t.onnx'], data: '/d', normalize: { mean: 0, std: 0 } }, /'normalize.std' must be greater than 0/],
     ['startDistill', { teachers: [], data: '/d' }, /'teachers' needs at least one teacher/],
     ['startDistill', { teachers: ['/t.onnx'], data: '/d', student: 'resnet' }, /'student'/],
+    ['startDistill', { teachers: ['/t.onnx'], data: '/d', augment: 'rotate' }, /'augment' must be one of none, shift, shift-flip/],
+    ['startDistill', { teachers: ['/t.onnx'], data: '/d', augment: 'shift', augmentViews: 64 }, /'augmentViews' must be at most 32/],
     ['startQuantize', { model: '/m.onnx', method: 'int3' }, /'method' must be one of dynamic, static, int4, fp16/],
     ['startQuantize', { model: '/m.onnx', method: 'int4', keepConvFloat: 'yes' }, /'keepConvFloat' must be true or false/],
     ['startQuantize', { model: '/m.onnx', method: 'mixed', objective: 'fast' }, /'objective' must be one of size, latency/],

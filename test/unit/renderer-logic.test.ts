@@ -166,6 +166,25 @@ describe('compression wizard', () => {
     expect(keep.student).toMatch(/^mlp:/);
     expect(keep.quantize).toBe('none');
   });
+  it('gives small image sets extra views and sizes the epochs to the data', () => {
+    const facts = { path: 't', parameters: 420_000, inputShape: [1, 28, 28], classes: 10 };
+    const goal = { size: 'quarter', speed: 'any', maxDropPoints: 1 } as const;
+    // The bundled sample (10,000 images): the demo's recipe.
+    const sample = proposePlan(facts, goal, 10_000);
+    expect(sample).toMatchObject({ augment: 'shift', augmentViews: 16, augmentMix: true, epochs: 12 });
+    expect(sample.explanation.join(' ')).toMatch(/16 views of each training image/);
+    expect(validateCall('startDistill', distillConfig(['/t.onnx'], '/d', sample))).toMatchObject({ augment: 'shift', augmentViews: 16, augmentMix: true, epochs: 12 });
+    // Full Fashion-MNIST: a few views; very large sets: none, and fewer epochs.
+    expect(proposePlan(facts, goal, 60_000)).toMatchObject({ augment: 'shift', augmentViews: 3, epochs: 11 });
+    const large = proposePlan(facts, goal, 500_000);
+    expect(large).toMatchObject({ augment: 'none', epochs: 4 });
+    expect(distillConfig(['/t.onnx'], '/d', large).augment).toBeUndefined();
+    // Feature vectors never get image views.
+    expect(proposePlan({ ...facts, inputShape: [20] }, goal, 1_000)).toMatchObject({ augment: 'none' });
+    const ok = { teacher: 't', data: '/d', dataOk: true };
+    expect(blockerOf('plan', ok, { ...sample, augmentViews: 40 })).toMatch(/Views per image must be a whole number from 2 to 32/);
+    expect(blockerOf('plan', ok, { ...sample, augment: 'none', augmentViews: 40 })).toBeNull();
+  });
   it('walks the steps and refuses bad advanced values', () => {
     expect(nextStep('data')).toBe('goal');
     expect(prevStep('data')).toBeNull();

@@ -56,6 +56,8 @@ export interface DistillOptions {
   augment?: AugmentPreset;
   /** Views per image with augment (default 4, the original included). */
   augmentViews?: number;
+  /** With augment: half of the extra views are unlabelled mixtures of two images (AugmentOptions.mix). */
+  augmentMix?: boolean;
   /** Also match a student tensor to a teacher tensor (MSE through a learned projection). */
   featureMatch?: { teacherTensor: string; studentTensor: string; weight: number };
 }
@@ -139,6 +141,10 @@ export async function distill(o: DistillOptions, onEvent: (e: DistillEvent) => v
   if (cfg.alpha < 0 || cfg.alpha > 1) throw new Error(`--alpha must be between 0 and 1, got ${cfg.alpha}`);
   if (!(cfg.temperature > 0)) throw new Error(`--temperature must be positive, got ${cfg.temperature}`);
   if (o.teachers.length === 0 && cfg.alpha > 0) throw new Error('distillation needs a teacher (--teacher T.onnx), or use --alpha 0 to train on labels alone');
+  if (o.augmentViews !== undefined && !(Number.isInteger(o.augmentViews) && o.augmentViews >= 2 && o.augmentViews <= 32)) {
+    throw new Error(`--augment-views must be a whole number from 2 to 32, got ${o.augmentViews}`);
+  }
+  if (o.augmentMix && (o.augment ?? 'none') === 'none') throw new Error("--augment-mix blends augmented views: add --augment shift or --augment shift-flip");
   const requested = checkWorkers(cfg.workers ?? 'auto', cfg.device, o.featureMatch !== undefined);
 
   onEvent({ kind: 'stage', stage: 'teacher', message: `loading ${o.teachers.length} teacher model(s)` });
@@ -165,7 +171,7 @@ export async function distill(o: DistillOptions, onEvent: (e: DistillEvent) => v
     trainSplit = concatSplits(trainSplit, { ...pool, y: new Int32Array(pool.count).fill(-1) });
     unlabeledKey = extra.fingerprint;
   }
-  const augment = augmentPreset(o.augment ?? 'none', o.augmentViews ?? 4, cfg.seed);
+  const augment = augmentPreset(o.augment ?? 'none', o.augmentViews ?? 4, cfg.seed, o.augmentMix ?? false);
   if (augment.views > 1) {
     if (teachers.length === 0) throw new Error('augmentation needs a teacher to label the new views; drop --augment or add --teacher');
     trainSplit = augmentSplit(trainSplit, augment);

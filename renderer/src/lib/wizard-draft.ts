@@ -1,7 +1,7 @@
 // The compression wizard's draft, kept in localStorage so a reload (or an accidental navigation)
 // does not lose it: saved at every step, cleared when a run starts. Validated on the way back in
 // (storage is user-editable and may hold an older shape): anything malformed is dropped, never thrown.
-import { WIZARD_STEPS, type Advanced, type Goal, type Plan, type WizardStep } from './plan.js';
+import { DEFAULTS, WIZARD_STEPS, type Advanced, type Goal, type Plan, type WizardStep } from './plan.js';
 
 export const DRAFT_KEY = 'distillery.wizardDraft.v1';
 
@@ -39,7 +39,10 @@ function validAdvanced(v: unknown): boolean {
   return (
     isObj(v) && isStr(v.student) && isNum(v.epochs) && isNum(v.lr) && isNum(v.batchSize) && isNum(v.temperature) && isNum(v.alpha) &&
     isStr(v.quantize) && isStr(v.calibrationMethod) && (v.limit === null || isNum(v.limit)) && isNum(v.seed) &&
-    (v.workers === undefined || v.workers === 'auto' || isNum(v.workers))
+    (v.workers === undefined || v.workers === 'auto' || isNum(v.workers)) &&
+    (v.augment === undefined || v.augment === 'none' || v.augment === 'shift' || v.augment === 'shift-flip') &&
+    (v.augmentViews === undefined || isNum(v.augmentViews)) &&
+    (v.augmentMix === undefined || typeof v.augmentMix === 'boolean')
   );
 }
 
@@ -56,7 +59,8 @@ export function parseDraft(raw: string | null): WizardDraft | null {
   const goal = validGoal(v.goal);
   if (!goal || !WIZARD_STEPS.includes(v.step as WizardStep) || !isStr(v.dataPath)) return null;
   // Drafts saved before the workers field existed get the default.
-  const advanced = validAdvanced(v.advanced) ? ({ workers: 'auto', ...(v.advanced as object) } as Advanced) : null;
+  // Drafts saved before a setting existed get its default.
+  const advanced = validAdvanced(v.advanced) ? ({ workers: 'auto', augment: DEFAULTS.augment, augmentViews: DEFAULTS.augmentViews, augmentMix: DEFAULTS.augmentMix, ...(v.advanced as object) } as Advanced) : null;
   const plan = validAdvanced(v.plan) && isObj(v.plan) && Array.isArray(v.plan.explanation) ? (v.plan as unknown as Plan) : null;
   let step = v.step as WizardStep;
   if ((step === 'plan' || step === 'review') && (!plan || !advanced)) step = 'goal';
