@@ -133,17 +133,22 @@ export interface PoolForward {
   dims: number[];
 }
 
-const poolForwards = new WeakMap<object, PoolForward[]>();
-
-export function recordPoolForward(builder: object, entry: PoolForward): void {
-  let list = poolForwards.get(builder);
-  if (!list) poolForwards.set(builder, (list = []));
-  list.push(entry);
+/** Notes that gradient rules leave for lowerTrainingOps, one list per graph builder. */
+function perBuilderList<T>(): { record: (builder: object, entry: T) => void; of: (builder: object) => T[] } {
+  const lists = new WeakMap<object, T[]>();
+  return {
+    record(builder, entry) {
+      let list = lists.get(builder);
+      if (!list) lists.set(builder, (list = []));
+      list.push(entry);
+    },
+    of: (builder) => lists.get(builder) ?? [],
+  };
 }
 
-export function poolForwardsOf(builder: object): PoolForward[] {
-  return poolForwards.get(builder) ?? [];
-}
+const poolForwards = perBuilderList<PoolForward>();
+export const recordPoolForward = poolForwards.record;
+export const poolForwardsOf = poolForwards.of;
 
 /**
  * Convs whose dW rule built explicit patches of their input (gradients/conv.ts): the forward Conv
@@ -160,14 +165,6 @@ export interface ConvPatches {
   channels: number;
 }
 
-const patchesOf = new WeakMap<object, ConvPatches[]>();
-
-export function recordConvPatches(builder: object, entry: ConvPatches): void {
-  let list = patchesOf.get(builder);
-  if (!list) patchesOf.set(builder, (list = []));
-  list.push(entry);
-}
-
-export function convPatches(builder: object): ConvPatches[] {
-  return patchesOf.get(builder) ?? [];
-}
+const patchesOf = perBuilderList<ConvPatches>();
+export const recordConvPatches = patchesOf.record;
+export const convPatches = patchesOf.of;
