@@ -80,23 +80,23 @@ describe('augmentation', () => {
     }
   });
 
-  it('mixes: the last half of the extra views are unlabelled blends of two other views', () => {
+  it('mixes: the last half of the views are unlabelled blends with another view', () => {
     const out = augmentSplit(split, { views: 5, maxShift: 1, flip: false, mix: true, seed: 3 });
     expect(out.count).toBe(10);
-    // views 0–2 (originals and 2 shifted) keep labels; views 3–4 are mixed (2 = ⌊4 / 2⌋).
+    // views 0–2 (the originals and 2 shifted) keep labels; views 3–4 (⌊5 / 2⌋) are blends.
     expect([...out.y]).toEqual([3, 7, 3, 7, 3, 7, -1, -1, -1, -1]);
-    const plain = Array.from({ length: 6 }, (_, k) => out.x.subarray(k * 16, k * 16 + 16));
     const unmixed = augmentSplit(split, { views: 5, maxShift: 1, flip: false, seed: 3 });
     expect(out.x.subarray(0, 6 * 16)).toEqual(unmixed.x.subarray(0, 6 * 16));
+    const view = (a: Float32Array, k: number) => a.subarray(k * 16, k * 16 + 16);
     for (let k = 6; k < 10; k++) {
-      const view = out.x.subarray(k * 16, k * 16 + 16);
-      const own = unmixed.x.subarray(k * 16, k * 16 + 16);
-      // view = λ·own + (1 − λ)·partner for one λ in [0, 1] and a partner among the plain views.
-      const total = view.reduce((a, v) => a + v, 0);
-      expect(total).toBeCloseTo(1, 5); // each view holds one dot of mass 1
-      const fits = plain.some((partner) => {
-        const lambda = own.reduce((a, v, e) => a + v * (view[e]! - partner[e]!), 0) / Math.max(1e-9, own.reduce((a, v, e) => a + v * (v - partner[e]!), 0));
-        return lambda >= 0 && lambda <= 1 && view.every((v, e) => Math.abs(v - (lambda * own[e]! + (1 - lambda) * partner[e]!)) < 1e-6);
+      const [blend, own] = [view(out.x, k), view(unmixed.x, k)];
+      expect(blend.reduce((a, v) => a + v, 0)).toBeCloseTo(1, 5); // every view holds mass 1
+      // blend = λ·own + (1 − λ)·partner, λ in [0, 1], the partner any view as it was then.
+      const partners = [...Array.from({ length: 10 }, (_, j) => view(unmixed.x, j)), ...Array.from({ length: k - 6 }, (_, j) => view(out.x, 6 + j))];
+      const fits = partners.some((partner) => {
+        const den = own.reduce((a, v, e) => a + (v - partner[e]!) ** 2, 0);
+        const lambda = den < 1e-12 ? 1 : own.reduce((a, v, e) => a + (v - partner[e]!) * (blend[e]! - partner[e]!), 0) / den;
+        return lambda >= -1e-6 && lambda <= 1 + 1e-6 && blend.every((v, e) => Math.abs(v - (lambda * own[e]! + (1 - lambda) * partner[e]!)) < 1e-6);
       });
       expect(fits).toBe(true);
     }

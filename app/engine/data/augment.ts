@@ -14,7 +14,7 @@ export interface AugmentOptions {
   /** Also mirror left-right (only where that keeps the label: clothes yes, digits no). */
   flip: boolean;
   /**
-   * Half of the extra views (rounded down) become mixtures λ·a + (1 − λ)·b of two shifted views,
+   * The last half of the views (rounded down) become blends λ·a + (1 − λ)·b with another view,
    * λ uniform in [0, 1], with no label: only the teacher's soft targets teach them. Measured on
    * the demo (docs/BENCHMARKS.md): at equal steps, +0.25–0.34 points held-out over shifts alone.
    */
@@ -71,13 +71,15 @@ export function augmentSplit(split: Split, o: AugmentOptions): Split {
   return { x, y, count, sampleShape: [...split.sampleShape] };
 }
 
-/** The last ⌊(views − 1) / 2⌋ views become unlabelled mixtures of two of the other views. */
+/**
+ * The last ⌊views / 2⌋ views become unlabelled blends λ·own + (1 − λ)·partner, the partner drawn
+ * from all views in order of blending (earlier blends included, so some mix three or more images).
+ */
 function mixViews(x: Float32Array, y: Int32Array, count: number, size: number, o: AugmentOptions): void {
-  const mixed = Math.floor((o.views - 1) / 2);
-  const plain = (o.views - mixed) * count; // originals and shifted views: the mixing partners
+  const total = o.views * count;
   const rng = createRng(deriveSeed(o.seed, 'mix'));
-  for (let k = plain; k < o.views * count; k++) {
-    const j = rng.int(plain);
+  for (let k = (o.views - Math.floor(o.views / 2)) * count; k < total; k++) {
+    const j = rng.int(total);
     const lambda = rng.next();
     const [dst, src] = [k * size, j * size];
     for (let e = 0; e < size; e++) x[dst + e] = lambda * x[dst + e]! + (1 - lambda) * x[src + e]!;
