@@ -282,8 +282,6 @@ export interface DistillConfig {
   augment?: 'none' | 'shift' | 'shift-flip';
   /** Views per image with augment, the original included (2–32; default 4). */
   augmentViews?: number;
-  /** With augment: half of the extra views blend two images, taught by the teacher's answers alone. */
-  augmentMix?: boolean;
   /** Samples per split, for quick trials. */
   limit?: number;
   /** Defaults to the device preference in settings. */

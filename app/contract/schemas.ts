@@ -116,7 +116,6 @@ export const schemas = {
     patience: v.optional(int(1, 1000)),
     augment: v.optional(picklist(['none', 'shift', 'shift-flip'] as const)),
     augmentViews: v.optional(int(2, 32)),
-    augmentMix: v.optional(bool),
     limit: v.optional(int(1, 10_000_000)),
     device: v.optional(device),
     threads: v.optional(int(1, 256)),

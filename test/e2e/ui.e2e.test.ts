@@ -146,7 +146,7 @@ describe('renderer in Chromium against distillery serve', () => {
     await page.getByRole('heading', { name: 'Plan' }).waitFor();
     await page.getByText('Advanced settings').click();
     // A quick trial has no extra views; the full run on the 10,000-image sample gets the demo's
-    // recipe (16 views, half blended, 12 epochs).
+    // recipe (16 views, 12 epochs).
     const quick = page.getByLabel(/Quick trial/);
     expect(await page.getByLabel('Extra views of each image').inputValue()).toBe('none');
     await quick.uncheck();

@@ -20,7 +20,7 @@ describe('contract', () => {
     expect(validateCall('listExperiments', undefined)).toEqual({});
     expect(validateCall('listExperiments', { kinds: ['distill'], sort: { metric: 'testAccuracy' }, limit: 10 })).toMatchObject({ limit: 10 });
     expect(validateCall('startDistill', { teachers: ['/m/t.onnx'], data: 'C:\\data\\x', student: 'cnn:8,16/32', epochs: 2 })).toMatchObject({ epochs: 2 });
-    expect(validateCall('startDistill', { teachers: ['/t.onnx'], data: '/d', augment: 'shift', augmentViews: 8, augmentMix: true })).toMatchObject({ augment: 'shift', augmentViews: 8, augmentMix: true });
+    expect(validateCall('startDistill', { teachers: ['/t.onnx'], data: '/d', augment: 'shift', augmentViews: 8 })).toMatchObject({ augment: 'shift', augmentViews: 8 });
     expect(validateCall('compareExperiments', { ids: [ID, 'exp_1111111111111111111'] }).ids).toHaveLength(2);
     expect(validateCall('startQuantize', { model: '/m.onnx', method: 'int4', blockSize: 64, keepConvFloat: true })).toMatchObject({ keepConvFloat: true });
     expect(validateCall('startQuantize', { model: '/m.onnx', method: 'mixed', calib: '/d', objective: 'latency' })).toMatchObject({ objective: 'latency' });

@@ -171,9 +171,9 @@ describe('compression wizard', () => {
     const goal = { size: 'quarter', speed: 'any', maxDropPoints: 1 } as const;
     // The bundled sample (10,000 images): the demo's recipe.
     const sample = proposePlan(facts, goal, 10_000);
-    expect(sample).toMatchObject({ augment: 'shift', augmentViews: 16, augmentMix: true, epochs: 12 });
+    expect(sample).toMatchObject({ augment: 'shift', augmentViews: 16, epochs: 12 });
     expect(sample.explanation.join(' ')).toMatch(/16 views of each training image/);
-    expect(validateCall('startDistill', distillConfig(['/t.onnx'], '/d', sample))).toMatchObject({ augment: 'shift', augmentViews: 16, augmentMix: true, epochs: 12 });
+    expect(validateCall('startDistill', distillConfig(['/t.onnx'], '/d', sample))).toMatchObject({ augment: 'shift', augmentViews: 16, epochs: 12 });
     // Full Fashion-MNIST: a few views; very large sets: none, and fewer epochs.
     expect(proposePlan(facts, goal, 60_000)).toMatchObject({ augment: 'shift', augmentViews: 3, epochs: 11 });
     const large = proposePlan(facts, goal, 500_000);

@@ -171,8 +171,8 @@ describe('compression wizard draft', () => {
     expect(parseDraft(JSON.stringify({ ...draft, advanced: { ...draft.advanced, workers: 2 } }))!.advanced!.workers).toBe(2);
     expect(parseDraft(JSON.stringify({ ...draft, advanced: { ...draft.advanced, workers: 'two' } }))!.advanced).toBeNull();
     // Likewise the augmentation settings (session 5).
-    const { augment: _a, augmentViews: _v, augmentMix: _m, ...beforeViews } = draft.advanced;
-    expect(parseDraft(JSON.stringify({ ...draft, advanced: beforeViews }))!.advanced).toMatchObject({ augment: 'none', augmentViews: 4, augmentMix: false });
+    const { augment: _a, augmentViews: _v, ...beforeViews } = draft.advanced;
+    expect(parseDraft(JSON.stringify({ ...draft, advanced: beforeViews }))!.advanced).toMatchObject({ augment: 'none', augmentViews: 4 });
     expect(parseDraft(JSON.stringify({ ...draft, advanced: { ...draft.advanced, augment: 'rotate' } }))!.advanced).toBeNull();
   });
   it('survives storage that throws', () => {

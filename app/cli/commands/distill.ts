@@ -28,7 +28,6 @@ export const registerDistill: RegisterCommand = (program) => {
     .option('--limit <n>', 'use at most N samples per split (quick trials)', parseInteger)
     .addOption(new Option('--augment <kind>', 'extra views of each training image, labelled by the teacher').choices(['none', 'shift', 'shift-flip']).default('none'))
     .option('--augment-views <n>', 'views per image with --augment, the original included', parseInteger, 4)
-    .option('--augment-mix', 'with --augment: half of the extra views blend two images (no label; the teacher labels them)')
     .option('--feature-match <teacher:student[:weight]>', "also match a student tensor to a teacher tensor (names from 'distillery inspect --json')", parseFeatureMatch)
     .addOption(new Option('--device <device>', 'where to train').argParser(parseDevice).default('cpu'))
     .option('--threads <n>', 'CPU threads', parseInteger)
@@ -63,7 +62,6 @@ export const registerDistill: RegisterCommand = (program) => {
             augment: o.augment,
             featureMatch: o.featureMatch,
             augmentViews: o.augmentViews,
-            augmentMix: o.augmentMix === true,
             device: o.device,
             threads: o.threads,
             workers: o.workers,

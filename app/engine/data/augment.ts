@@ -1,10 +1,10 @@
 // Deterministic image augmentation for distillation: extra views of each training image
-// (small shifts, optional horizontal flips, optional mixtures of two images). The teacher labels
-// every view, so the student learns to match the teacher's function around and between the
-// images, not only at them — the main reason distillation keeps improving on a small data set.
+// (small shifts, optional horizontal flips). The teacher labels every view, so the student
+// learns to match the teacher's function around each image, not only at it — the main reason
+// distillation keeps improving with more steps on a small data set.
 import { DatasetError } from './errors.js';
 import { createRng, deriveSeed } from './prng.js';
-import { sampleSize, UNLABELED, type Split } from './split.js';
+import { sampleSize, type Split } from './split.js';
 
 export interface AugmentOptions {
   /** Views per image, including the original (1 = no augmentation). */
@@ -13,19 +13,13 @@ export interface AugmentOptions {
   maxShift: number;
   /** Also mirror left-right (only where that keeps the label: clothes yes, digits no). */
   flip: boolean;
-  /**
-   * The last half of the views (rounded down) become blends λ·a + (1 − λ)·b with another view,
-   * λ uniform in [0, 1], with no label: only the teacher's soft targets teach them. Measured on
-   * the demo (docs/BENCHMARKS.md): at equal steps, +0.25–0.34 points held-out over shifts alone.
-   */
-  mix?: boolean;
   seed: number;
 }
 
 export type AugmentPreset = 'none' | 'shift' | 'shift-flip';
 
-export function augmentPreset(preset: AugmentPreset, views: number, seed: number, mix = false): AugmentOptions {
-  return { views: preset === 'none' ? 1 : views, maxShift: 2, flip: preset === 'shift-flip', ...(mix && preset !== 'none' ? { mix: true } : {}), seed };
+export function augmentPreset(preset: AugmentPreset, views: number, seed: number): AugmentOptions {
+  return { views: preset === 'none' ? 1 : views, maxShift: 2, flip: preset === 'shift-flip', seed };
 }
 
 /**
@@ -67,22 +61,5 @@ export function augmentSplit(split: Split, o: AugmentOptions): Split {
       y[v * split.count + i] = split.y[i]!;
     }
   }
-  if (o.mix) mixViews(x, y, split.count, size, o);
   return { x, y, count, sampleShape: [...split.sampleShape] };
-}
-
-/**
- * The last ⌊views / 2⌋ views become unlabelled blends λ·own + (1 − λ)·partner, the partner drawn
- * from all views in order of blending (earlier blends included, so some mix three or more images).
- */
-function mixViews(x: Float32Array, y: Int32Array, count: number, size: number, o: AugmentOptions): void {
-  const total = o.views * count;
-  const rng = createRng(deriveSeed(o.seed, 'mix'));
-  for (let k = (o.views - Math.floor(o.views / 2)) * count; k < total; k++) {
-    const j = rng.int(total);
-    const lambda = rng.next();
-    const [dst, src] = [k * size, j * size];
-    for (let e = 0; e < size; e++) x[dst + e] = lambda * x[dst + e]! + (1 - lambda) * x[src + e]!;
-    y[k] = UNLABELED;
-  }
 }

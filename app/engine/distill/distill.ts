@@ -56,8 +56,6 @@ export interface DistillOptions {
   augment?: AugmentPreset;
   /** Views per image with augment (default 4, the original included). */
   augmentViews?: number;
-  /** With augment: half of the extra views are unlabelled mixtures of two images (AugmentOptions.mix). */
-  augmentMix?: boolean;
   /** Also match a student tensor to a teacher tensor (MSE through a learned projection). */
   featureMatch?: { teacherTensor: string; studentTensor: string; weight: number };
 }
@@ -144,7 +142,6 @@ export async function distill(o: DistillOptions, onEvent: (e: DistillEvent) => v
   if (o.augmentViews !== undefined && !(Number.isInteger(o.augmentViews) && o.augmentViews >= 2 && o.augmentViews <= 32)) {
     throw new Error(`--augment-views must be a whole number from 2 to 32, got ${o.augmentViews}`);
   }
-  if (o.augmentMix && (o.augment ?? 'none') === 'none') throw new Error("--augment-mix blends augmented views: add --augment shift or --augment shift-flip");
   const requested = checkWorkers(cfg.workers ?? 'auto', cfg.device, o.featureMatch !== undefined);
 
   onEvent({ kind: 'stage', stage: 'teacher', message: `loading ${o.teachers.length} teacher model(s)` });
@@ -171,7 +168,7 @@ export async function distill(o: DistillOptions, onEvent: (e: DistillEvent) => v
     trainSplit = concatSplits(trainSplit, { ...pool, y: new Int32Array(pool.count).fill(-1) });
     unlabeledKey = extra.fingerprint;
   }
-  const augment = augmentPreset(o.augment ?? 'none', o.augmentViews ?? 4, cfg.seed, o.augmentMix ?? false);
+  const augment = augmentPreset(o.augment ?? 'none', o.augmentViews ?? 4, cfg.seed);
   if (augment.views > 1) {
     if (teachers.length === 0) throw new Error('augmentation needs a teacher to label the new views; drop --augment or add --teacher');
     trainSplit = augmentSplit(trainSplit, augment);

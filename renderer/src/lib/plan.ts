@@ -48,8 +48,6 @@ export interface Advanced {
   augment: 'none' | 'shift' | 'shift-flip';
   /** Views per image with augment, the original included. */
   augmentViews: number;
-  /** With augment: half of the extra views blend two images. */
-  augmentMix: boolean;
 }
 
 export interface TeacherFacts {
@@ -107,7 +105,6 @@ export const DEFAULTS: Omit<Advanced, 'student' | 'quantize'> = {
   workers: 'auto',
   augment: 'none',
   augmentViews: 4,
-  augmentMix: false,
 };
 
 /** Training samples per epoch the plan aims at with augmentation, and per run in all. */
@@ -115,19 +112,19 @@ const VIEW_BUDGET = 160_000;
 const SAMPLE_BUDGET = 2_000_000;
 
 /**
- * Small image sets get extra views (shifted, half of the extra ones blended), labelled by the
+ * Small image sets get extra views (shifted copies), labelled by the
  * teacher, up to about VIEW_BUDGET samples an epoch; epochs fill about SAMPLE_BUDGET samples
  * (3–12). The demo's recipe on the bundled sample (10,000 images): 16 views, 12 epochs, about 4
  * minutes on 2 cores; without views its student scores about 2.5 points lower (docs/BENCHMARKS.md).
  * Mirrored views stay opt-in: a mirror changes the label of digits and letters.
  */
-export function trainingPlan(imageLike: boolean, trainCount: number | undefined): Pick<Advanced, 'epochs' | 'augment' | 'augmentViews' | 'augmentMix'> {
+export function trainingPlan(imageLike: boolean, trainCount: number | undefined): Pick<Advanced, 'epochs' | 'augment' | 'augmentViews'> {
   const count = trainCount && trainCount > 0 ? trainCount : 10_000;
   const views = imageLike ? Math.min(16, Math.round(VIEW_BUDGET / count)) : 1;
   const augmented = views >= 2;
   const perEpoch = count * (augmented ? views : 1);
   const epochs = Math.max(3, Math.min(12, Math.round(SAMPLE_BUDGET / perEpoch)));
-  return augmented ? { epochs, augment: 'shift', augmentViews: views, augmentMix: true } : { epochs, augment: 'none', augmentViews: DEFAULTS.augmentViews, augmentMix: false };
+  return augmented ? { epochs, augment: 'shift', augmentViews: views } : { epochs, augment: 'none', augmentViews: DEFAULTS.augmentViews };
 }
 
 export function proposePlan(teacher: TeacherFacts, goal: Goal, trainCount?: number): Plan {
@@ -160,7 +157,7 @@ export function proposePlan(teacher: TeacherFacts, goal: Goal, trainCount?: numb
   const training = trainingPlan(imageLike, trainCount);
   if (training.augment !== 'none') {
     explanation.push(
-      `It learns from ${training.augmentViews} views of each training image (shifted copies, half of the extra ones blends of two images), all labelled by the teacher, for ${training.epochs} epochs: on small image sets this brings the student closer to the teacher than more epochs would.`,
+      `It learns from ${training.augmentViews} views of each training image (shifted copies), all labelled by the teacher, for ${training.epochs} epochs: on small image sets this brings the student closer to the teacher than more epochs would.`,
     );
   }
   return { ...DEFAULTS, ...training, student, quantize, studentParameters: params, explanation };
@@ -218,7 +215,7 @@ export function distillConfig(teachers: string[], data: string, plan: Advanced, 
   };
   if (plan.limit != null) c.limit = plan.limit;
   c.workers = plan.workers;
-  if (plan.augment !== 'none') Object.assign(c, { augment: plan.augment, augmentViews: plan.augmentViews, augmentMix: plan.augmentMix });
+  if (plan.augment !== 'none') Object.assign(c, { augment: plan.augment, augmentViews: plan.augmentViews });
   if (name) c.name = name;
   return c;
 }

@@ -41,8 +41,7 @@ function validAdvanced(v: unknown): boolean {
     isStr(v.quantize) && isStr(v.calibrationMethod) && (v.limit === null || isNum(v.limit)) && isNum(v.seed) &&
     (v.workers === undefined || v.workers === 'auto' || isNum(v.workers)) &&
     (v.augment === undefined || v.augment === 'none' || v.augment === 'shift' || v.augment === 'shift-flip') &&
-    (v.augmentViews === undefined || isNum(v.augmentViews)) &&
-    (v.augmentMix === undefined || typeof v.augmentMix === 'boolean')
+    (v.augmentViews === undefined || isNum(v.augmentViews))
   );
 }
 
@@ -60,7 +59,7 @@ export function parseDraft(raw: string | null): WizardDraft | null {
   if (!goal || !WIZARD_STEPS.includes(v.step as WizardStep) || !isStr(v.dataPath)) return null;
   // Drafts saved before the workers field existed get the default.
   // Drafts saved before a setting existed get its default.
-  const advanced = validAdvanced(v.advanced) ? ({ workers: 'auto', augment: DEFAULTS.augment, augmentViews: DEFAULTS.augmentViews, augmentMix: DEFAULTS.augmentMix, ...(v.advanced as object) } as Advanced) : null;
+  const advanced = validAdvanced(v.advanced) ? ({ workers: 'auto', augment: DEFAULTS.augment, augmentViews: DEFAULTS.augmentViews, ...(v.advanced as object) } as Advanced) : null;
   const plan = validAdvanced(v.plan) && isObj(v.plan) && Array.isArray(v.plan.explanation) ? (v.plan as unknown as Plan) : null;
   let step = v.step as WizardStep;
   if ((step === 'plan' || step === 'review') && (!plan || !advanced)) step = 'goal';
