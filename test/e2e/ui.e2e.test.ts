@@ -146,14 +146,14 @@ describe('renderer in Chromium against distillery serve', () => {
     await page.getByRole('heading', { name: 'Plan' }).waitFor();
     await page.getByText('Advanced settings').click();
     // A quick trial has no extra views; the full run on the 10,000-image sample gets the demo's
-    // recipe (8 views, 12 epochs).
+    // recipe (16 views, 12 epochs).
     const quick = page.getByLabel(/Quick trial/);
     expect(await page.getByLabel('Extra views of each image').inputValue()).toBe('none');
     await quick.uncheck();
     expect(await page.getByLabel('Extra views of each image').inputValue()).toBe('shift');
-    expect(await page.getByLabel('Views per image').inputValue()).toBe('8');
+    expect(await page.getByLabel('Views per image').inputValue()).toBe('16');
     expect(await page.getByLabel('Epochs', { exact: true }).inputValue()).toBe('12');
-    await page.getByText(/8 views of each training image/).waitFor();
+    await page.getByText(/16 views of each training image/).waitFor();
     await quick.check();
     expect(await page.getByLabel('Extra views of each image').inputValue()).toBe('none');
     await page.getByLabel('Epochs', { exact: true }).fill('2');

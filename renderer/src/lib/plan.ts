@@ -108,20 +108,19 @@ export const DEFAULTS: Omit<Advanced, 'student' | 'quantize'> = {
 };
 
 /** Training samples per epoch the plan aims at with augmentation, and per run in all. */
-const VIEW_BUDGET = 80_000;
-const SAMPLE_BUDGET = 1_000_000;
+const VIEW_BUDGET = 160_000;
+const SAMPLE_BUDGET = 2_000_000;
 
 /**
  * Small image sets get extra views (shifted copies), labelled by the
  * teacher, up to about VIEW_BUDGET samples an epoch; epochs fill about SAMPLE_BUDGET samples
- * (3–12). The demo's recipe on the bundled sample (10,000 images): 8 views, 12 epochs, about 2
- * minutes on 2 cores; without views its student scores about 2.5 points lower (docs/BENCHMARKS.md;
- * 16 views scored the same within noise at twice the time).
+ * (3–12). The demo's recipe on the bundled sample (10,000 images): 16 views, 12 epochs, about 4
+ * minutes on 2 cores; without views its student scores about 2.5 points lower (docs/BENCHMARKS.md).
  * Mirrored views stay opt-in: a mirror changes the label of digits and letters.
  */
 export function trainingPlan(imageLike: boolean, trainCount: number | undefined): Pick<Advanced, 'epochs' | 'augment' | 'augmentViews'> {
   const count = trainCount && trainCount > 0 ? trainCount : 10_000;
-  const views = imageLike ? Math.min(8, Math.round(VIEW_BUDGET / count)) : 1;
+  const views = imageLike ? Math.min(16, Math.round(VIEW_BUDGET / count)) : 1;
   const augmented = views >= 2;
   const perEpoch = count * (augmented ? views : 1);
   const epochs = Math.max(3, Math.min(12, Math.round(SAMPLE_BUDGET / perEpoch)));
