@@ -72,9 +72,10 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   // Extra views of each image, labelled by the teacher, let the student match the teacher more
   // closely than more epochs on the originals would (sample test: 88.9 % plain, 90.3 % with 30
   // epochs, 90.9 % with 4 views, 91.35 % with 8). On 8,000 held-out test images
-  // (bench/student-recipe.ts, teacher 92.46 %): 8 views 91.10 % (24 epochs: 91.16 %), 16 views
-  // 91.36 / 91.10 / 91.45 % (three seeds; blending pairs of images gave +0.34, +0.25, −0.38: no
-  // gain, not kept). 12 epochs; about 4 minutes in all on 2 cores.
+  // (bench/student-recipe.ts, teacher 92.46 %, seeds 42, 7, 1, 2): 8 views 91.10 / 90.63 / 91.13 /
+  // 90.59 %, 16 views 91.36 / 91.10 / 91.45 / 91.10 % (+0.26 to +0.51 with every seed); 8 views
+  // for 24 epochs 91.16 % (seed 42): the views matter, not the steps. Blending pairs of images gave
+  // +0.34, +0.25, −0.38 against 16 plain views: not kept. 12 epochs; about 4 minutes on 2 cores.
   const distillConfig = {
     teachers: [teacher], data, epochs: o.epochs ?? DEMO_EPOCHS, out: studentPath, cacheDir: o.cacheDir, threads: o.threads, limit: o.limit,
     augment: o.limit ? ('none' as const) : ('shift-flip' as const), augmentViews: 16,

@@ -115,7 +115,8 @@ const SAMPLE_BUDGET = 2_000_000;
  * Small image sets get extra views (shifted copies), labelled by the
  * teacher, up to about VIEW_BUDGET samples an epoch; epochs fill about SAMPLE_BUDGET samples
  * (3–12). The demo's recipe on the bundled sample (10,000 images): 16 views, 12 epochs, about 4
- * minutes on 2 cores; without views its student scores about 2.5 points lower (docs/BENCHMARKS.md).
+ * minutes on 2 cores; with 8 views its student scores 0.4 points lower, without views about 3
+ * points lower (docs/BENCHMARKS.md).
  * Mirrored views stay opt-in: a mirror changes the label of digits and letters.
  */
 export function trainingPlan(imageLike: boolean, trainCount: number | undefined): Pick<Advanced, 'epochs' | 'augment' | 'augmentViews'> {
