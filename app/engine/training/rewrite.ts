@@ -113,7 +113,7 @@ export function rewriteForTraining(
   return { shapes, pools, reluSwaps };
 }
 
-/** Replaces the private training nodes by standard ops (after buildBackward); see rewrite 3. */
+/** Replaces the private training nodes by standard ops (after buildBackward); see rewrites 3 and 4. */
 export function lowerTrainingOps(graph: Graph, b: GraphBuilder, options: { convForwardFromPatches?: boolean } = {}): void {
   const redirected = new Map(poolForwardsOf(b).map((f) => [f.y, f]));
   let reorder = options.convForwardFromPatches === true && convForwardFromPatches(graph, b) > 0;

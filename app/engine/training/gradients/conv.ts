@@ -4,7 +4,7 @@ import { attrInt, attrInts, attrString } from '../../onnx/attributes.js';
 import type { Node } from '../../onnx/ir.js';
 import type { GradContext, GradientRule } from '../autodiff.js';
 import { UnsupportedGradientError } from './errors.js';
-import { interleavedPieces, range, recordConvPatches, recordPoolForward } from './util.js';
+import { interleavedGradientOf, range, recordConvPatches, recordPoolForward } from './util.js';
 
 interface Window {
   kernel: number[];
@@ -82,7 +82,7 @@ const conv: GradientRule = (c: GradContext) => {
 
   // dY interleaved from pooled pieces (2x2 pool right after this Conv) and no dX needed (first
   // layer): dW and dB straight from the pieces, the full-resolution dY is never built.
-  const inter = c.convWeightGrad === 'patches' && !c.needsGrad(0) ? interleavedPieces(c.builder, dy) : undefined;
+  const inter = c.convWeightGrad === 'patches' && !c.needsGrad(0) ? interleavedGradientOf(c.builder, dy) : undefined;
   if (inter && c.needsGrad(1) && piecesApply(xDims, yDims, kernel, win, group)) {
     if (c.firstConvPool) {
       out[1] = firstConvPool(c, x, w, bias, inter.pool, xDims, yDims, kernel, win);

@@ -118,7 +118,7 @@ export function recordInterleaved(builder: object, full: string, entry: Interlea
   m.set(full, entry);
 }
 
-export function interleavedPieces(builder: object, full: string): InterleavedGradient | undefined {
+export function interleavedGradientOf(builder: object, full: string): InterleavedGradient | undefined {
   return interleaved.get(builder)?.get(full);
 }
 
